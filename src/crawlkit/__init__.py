@@ -1,0 +1,49 @@
+"""crawlkit: one crawl, six concurrency strategies, measured side by side."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .api import CrawlResult, crawl  # noqa: E402
+from .errors import (  # noqa: E402
+    CrawlkitError,
+    FetcherError,
+    InvalidURL,
+    SeedFileError,
+    SpiderLoadError,
+    UnknownMode,
+    UsageError,
+)
+from .models import Failure, FetchResult, Item, Outcome, Page, Request, Timing  # noqa: E402
+from .settings import MODES, CrawlSettings  # noqa: E402
+from .spiders import DefaultSpider, FunctionSpider, Spider, load_spider  # noqa: E402
+from .stats import Stats  # noqa: E402
+from .urls import canonicalize  # noqa: E402
+
+__all__ = [
+    "MODES",
+    "CrawlResult",
+    "CrawlSettings",
+    "CrawlkitError",
+    "DefaultSpider",
+    "Failure",
+    "FetchResult",
+    "FetcherError",
+    "FunctionSpider",
+    "InvalidURL",
+    "Item",
+    "Outcome",
+    "Page",
+    "Request",
+    "SeedFileError",
+    "Spider",
+    "SpiderLoadError",
+    "Stats",
+    "Timing",
+    "UnknownMode",
+    "UsageError",
+    "__version__",
+    "canonicalize",
+    "crawl",
+    "load_spider",
+]

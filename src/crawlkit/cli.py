@@ -1,0 +1,206 @@
+"""``python -m crawlkit``: the command-line front end.
+
+Usage errors print one line and exit 2; a crawl that ran exits 0 even when pages
+failed (they are records with an ``error``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import IO, NoReturn
+
+from . import __version__
+from .engine import Engine
+from .errors import CrawlkitError, UsageError
+from .seeds import read_seed_file
+from .settings import MODES, CrawlSettings
+from .sinks import JsonLinesSink
+from .spiders import DefaultSpider, Spider, load_spider
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"crawlkit: error: {message} (see --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def _add_crawl_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--mode", choices=MODES, default="async",
+                   help="fetch strategy (default: async)")
+    p.add_argument("--follow", action="store_true", help="follow links found on pages")
+    p.add_argument("--allow", action="append", default=[], metavar="REGEX",
+                   help="only follow URLs matching REGEX (repeatable)")
+    p.add_argument("--deny", action="append", default=[], metavar="REGEX",
+                   help="never follow URLs matching REGEX (repeatable)")
+    p.add_argument("--any-host", action="store_true",
+                   help="follow links to any host (default: only the seeds' hosts)")
+    p.add_argument("--max-pages", type=_positive_int, metavar="N", help="stop after N pages")
+    p.add_argument("--max-depth", type=_non_negative_int, metavar="N",
+                   help="do not follow links deeper than N (seeds are depth 0)")
+    p.add_argument("--concurrency", type=_positive_int, default=16, metavar="N",
+                   help="requests in flight at once (default: 16; sync uses 1)")
+    p.add_argument("--timeout", type=_positive_float, default=30.0, metavar="S",
+                   help="total seconds per fetch (default: 30)")
+    p.add_argument("--max-redirects", type=_non_negative_int, default=10, metavar="N",
+                   help="redirect hops followed per page (default: 10)")
+    p.add_argument("--user-agent", metavar="UA", help="User-Agent header")
+    p.add_argument("--spider", metavar="MODULE:NAME",
+                   help="run a spider class or function instead of the default records")
+    p.add_argument("--out", metavar="FILE", help="write JSON lines to FILE (default: stdout)")
+    p.add_argument("--quiet", action="store_true", help="no summary on stderr")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every ``crawlkit`` subcommand."""
+    parser = _Parser(prog="crawlkit", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"crawlkit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    crawl = sub.add_parser("crawl", help="crawl the URLs in a file and print JSON lines")
+    crawl.add_argument("urls_file", metavar="URLS_FILE",
+                       help="one URL per line; blank lines and # comments are skipped")
+    _add_crawl_flags(crawl)
+
+    demo = sub.add_parser("demo", help="serve the built-in demo site on loopback and crawl it")
+    demo.add_argument("--pages", type=_positive_int, default=300, help="pages on the site")
+    demo.add_argument("--latency", type=float, default=0.0, help="seconds per response")
+    demo.add_argument("--page-bytes", type=_positive_int, default=2048, help="bytes per page")
+    _add_crawl_flags(demo)
+
+    serve = sub.add_parser("serve-demo", help="serve the built-in demo site until interrupted")
+    serve.add_argument("--port", type=_non_negative_int, default=8000)
+    serve.add_argument("--pages", type=_positive_int, default=300)
+    serve.add_argument("--latency", type=float, default=0.0)
+    serve.add_argument("--page-bytes", type=_positive_int, default=2048)
+    return parser
+
+
+def _settings(args: argparse.Namespace, follow: bool | None = None) -> CrawlSettings:
+    kwargs = {}
+    if args.user_agent:
+        kwargs["user_agent"] = args.user_agent
+    return CrawlSettings(
+        mode=args.mode,
+        concurrency=args.concurrency,
+        follow=args.follow if follow is None else follow,
+        max_pages=args.max_pages,
+        max_depth=args.max_depth,
+        allow=tuple(args.allow),
+        deny=tuple(args.deny),
+        same_host=not args.any_host,
+        timeout=args.timeout,
+        max_redirects=args.max_redirects,
+        **kwargs,
+    )
+
+
+def _run(args: argparse.Namespace, settings: CrawlSettings, seeds: Sequence[str]) -> int:
+    spider: Spider = load_spider(args.spider) if args.spider else DefaultSpider()
+    stream: IO[bytes]
+    if args.out:
+        try:
+            stream = open(args.out, "wb")  # noqa: SIM115 - closed by the sink
+        except OSError as exc:
+            raise UsageError(f"cannot write --out {args.out!r}: {exc.strerror}") from None
+        sink = JsonLinesSink(stream, owned=True)
+    else:
+        sink = JsonLinesSink(sys.stdout.buffer)
+    engine = Engine(settings, spider, sink)
+    stats = engine.run(seeds)
+    if not args.quiet:
+        print(stats.summary(), file=sys.stderr)
+    return EXIT_OK
+
+
+def _crawl(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    seeds = read_seed_file(args.urls_file)
+    for warning in seeds.warnings:
+        print(f"crawlkit: {args.urls_file}: {warning}", file=sys.stderr)
+    if not seeds.urls:
+        raise UsageError(f"no valid http(s) URL in {args.urls_file!r}")
+    return _run(args, settings, seeds.urls)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import DemoSite, SiteSpec
+
+    settings = _settings(args, follow=True)
+    spec = SiteSpec(pages=args.pages, latency=args.latency, page_bytes=args.page_bytes)
+    with DemoSite(spec) as site:
+        if not args.quiet:
+            print(f"crawlkit: demo site of {spec.pages} pages at {site.url}/", file=sys.stderr)
+        return _run(args, settings, [site.url + "/"])
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .demo import DemoSite, SiteSpec
+
+    spec = SiteSpec(pages=args.pages, latency=args.latency, page_bytes=args.page_bytes)
+    site = DemoSite(spec, port=args.port)
+    print(f"crawlkit: serving the demo site on http://127.0.0.1:{args.port}/ (Ctrl-C stops)",
+          file=sys.stderr)
+    try:
+        site.serve_forever()
+    except OSError as exc:
+        raise UsageError(f"cannot serve on port {args.port}: {exc.strerror}") from None
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handlers = {"crawl": _crawl, "demo": _demo, "serve-demo": _serve}
+    try:
+        return handlers[args.command](args)
+    except UsageError as exc:
+        print(f"crawlkit: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("crawlkit: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_OK
+    except CrawlkitError as exc:
+        print(f"crawlkit: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE

@@ -1,0 +1,91 @@
+"""The one interface every fetch strategy implements.
+
+A strategy owns *how requests run concurrently* and nothing else. The engine
+owns the frontier, de-duplication, limits and output; the shared
+:class:`~crawlkit.process.Processor` owns parsing and the spider. The engine
+keeps at most ``settings.effective_concurrency`` requests submitted and not yet
+completed, so a strategy needs no bound of its own.
+
+Life cycle, always from the engine's single thread::
+
+    fetcher.start(settings, processor)
+    fetcher.submit(request)        # any number of times, never blocks for long
+    fetcher.completed()            # blocks until >= 1 outcome is ready, returns them all
+    fetcher.close()                # always called, also after an error
+"""
+
+from __future__ import annotations
+
+import queue
+from typing import ClassVar, Protocol
+
+from ..errors import FetcherError
+from ..models import FetchResult, Outcome, Request
+from ..process import Processor
+from ..settings import CrawlSettings
+
+
+class Fetcher(Protocol):
+    """A fetch strategy. Implementations need not inherit from this class."""
+
+    name: ClassVar[str]
+    """The mode name the strategy is chosen by."""
+
+    def start(self, settings: CrawlSettings, processor: Processor) -> None:
+        """Create sessions, threads, loops or processes. Called once, before any submit.
+
+        ``processor`` turns each :class:`FetchResult` into an :class:`Outcome`; the
+        strategy decides which thread or process calls it.
+        """
+
+    def submit(self, request: Request) -> None:
+        """Start fetching ``request``. Must return promptly (except in ``sync``,
+        where running the fetch in the caller is the point)."""
+
+    def completed(self) -> list[Outcome]:
+        """Block until at least one submitted request has an outcome; return every
+        outcome ready now, each exactly once.
+
+        Raises:
+            FetcherError: the strategy's machinery failed (not a failed page).
+        """
+
+    def close(self) -> None:
+        """Stop everything started in :meth:`start`; abandon requests still in flight."""
+
+
+def failed_outcome(processor: Processor, request: Request, exc: BaseException) -> Outcome:
+    """An outcome for a request whose worker hit an unexpected error, so the page
+    becomes a record instead of vanishing."""
+    error = f"internal error: {type(exc).__name__}: {exc}"
+    return processor(FetchResult(request, None, {}, b"", error))
+
+
+class OutcomeQueue:
+    """Hands outcomes from worker threads to the engine's thread.
+
+    The underlying ``SimpleQueue`` is the only thing the workers and the engine
+    share; it carries outcomes and, when a worker's machinery breaks, the exception.
+    """
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Outcome | BaseException] = queue.SimpleQueue()
+
+    def put(self, value: Outcome | BaseException) -> None:
+        """Called by workers: one outcome, or the exception that broke them."""
+        self._queue.put(value)
+
+    def drain(self) -> list[Outcome]:
+        """Block for one value, then take every value already waiting."""
+        values = [self._queue.get()]
+        while True:
+            try:
+                values.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        outcomes: list[Outcome] = []
+        for value in values:
+            if isinstance(value, BaseException):
+                raise FetcherError(f"fetch strategy failed: {value}") from value
+            outcomes.append(value)
+        return outcomes

@@ -1,0 +1,81 @@
+"""``multiprocess``: fetch concurrently in this process, parse in a process pool.
+
+Fetching stays on an aiohttp event loop in the parent; each page's parse and
+spider callbacks run in a ``ProcessPoolExecutor`` with one worker per core, so
+CPU-heavy spiders use every core. Workers start with the ``spawn`` method (safe
+beside the parent's threads), so the spider must be importable and picklable.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+from concurrent.futures import ProcessPoolExecutor
+from typing import ClassVar
+
+from ..aio_runner import AiohttpRunner
+from ..errors import UsageError
+from ..models import FetchResult, Outcome, Request
+from ..process import Processor
+from ..settings import CrawlSettings
+from .base import failed_outcome
+
+_WORKER_PROCESSOR: Processor | None = None
+
+
+def _init_worker(payload: bytes) -> None:
+    global _WORKER_PROCESSOR
+    _WORKER_PROCESSOR = pickle.loads(payload)
+
+
+def _process_in_worker(result: FetchResult) -> Outcome:
+    assert _WORKER_PROCESSOR is not None, "worker not initialised"
+    return _WORKER_PROCESSOR(result)
+
+
+def worker_count() -> int:
+    """Processes in the parse pool: one per core this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class MultiprocessFetcher:
+    """aiohttp fetching in the parent, parse + spider in ``worker_count()`` processes."""
+
+    name: ClassVar[str] = "multiprocess"
+
+    def start(self, settings: CrawlSettings, processor: Processor) -> None:
+        try:
+            payload = pickle.dumps(processor)
+        except Exception as exc:
+            raise UsageError(
+                f"the multiprocess mode needs a picklable spider defined at module level: {exc}"
+            ) from exc
+        self._processor = processor
+        self._pool = ProcessPoolExecutor(
+            max_workers=worker_count(),
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(payload,),
+        )
+        self._runner = AiohttpRunner(
+            settings, self._process, lambda r, e: failed_outcome(processor, r, e)
+        )
+
+    async def _process(self, result: FetchResult) -> Outcome:
+        return await self._runner.loop.run_in_executor(self._pool, _process_in_worker, result)
+
+    def submit(self, request: Request) -> None:
+        self._runner.submit(request)
+
+    def completed(self) -> list[Outcome]:
+        return self._runner.outcomes.drain()
+
+    def close(self) -> None:
+        try:
+            self._runner.close()
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,71 @@
+"""``threadpool``: ``concurrent.futures.ThreadPoolExecutor``, submit + as_completed.
+
+Each submitted future fetches and processes one page in a pool thread; the
+engine collects finished futures with ``as_completed``.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from typing import ClassVar
+
+import requests
+
+from .. import http_sync
+from ..models import Outcome, Request
+from ..process import Processor
+from ..settings import CrawlSettings
+from .base import failed_outcome
+
+
+class ThreadPoolFetcher:
+    """A pool of ``concurrency`` threads, one requests.Session per pool thread."""
+
+    name: ClassVar[str] = "threadpool"
+
+    def start(self, settings: CrawlSettings, processor: Processor) -> None:
+        self._settings = settings
+        self._processor = processor
+        self._pool = ThreadPoolExecutor(
+            max_workers=settings.effective_concurrency, thread_name_prefix="crawlkit-pool"
+        )
+        # each pool thread lazily creates its own Session here (sessions are not thread-safe)
+        self._local = threading.local()
+        # futures submitted and not yet returned by completed(); engine thread only
+        self._pending: set[Future[Outcome]] = set()
+        self._sessions: list[requests.Session] = []
+        # protects _sessions, appended to from pool threads
+        self._sessions_lock = threading.Lock()
+
+    def _session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = http_sync.new_session(self._settings, pool_size=1)
+            self._local.session = session
+            with self._sessions_lock:
+                self._sessions.append(session)
+        return session
+
+    def _work(self, request: Request) -> Outcome:
+        try:
+            return self._processor(http_sync.fetch(self._session(), request, self._settings))
+        except Exception as exc:
+            return failed_outcome(self._processor, request, exc)
+
+    def submit(self, request: Request) -> None:
+        self._pending.add(self._pool.submit(self._work, request))
+
+    def completed(self) -> list[Outcome]:
+        next(iter(as_completed(self._pending)))  # blocks until one is done
+        done = [future for future in self._pending if future.done()]
+        self._pending.difference_update(done)
+        return [future.result() for future in done]
+
+    def close(self) -> None:
+        for future in self._pending:
+            future.cancel()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        with self._sessions_lock:
+            for session in self._sessions:
+                session.close()

@@ -1,0 +1,62 @@
+"""Asynchronous HTTP with aiohttp: shared by the async and multiprocess strategies."""
+
+from __future__ import annotations
+
+import time
+
+import aiohttp
+
+from .http_errors import BodyTooLarge, reason_for
+from .models import FetchResult, Request
+from .settings import CrawlSettings
+
+CHUNK = 64 * 1024
+
+
+def new_session(settings: CrawlSettings) -> aiohttp.ClientSession:
+    """One ClientSession for the whole crawl: pooled connections, total timeout per
+    request, the crawl's User-Agent. Call from inside the running event loop."""
+    connector = aiohttp.TCPConnector(
+        limit=settings.effective_concurrency, limit_per_host=0, ttl_dns_cache=300
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=settings.timeout),
+        headers={"User-Agent": settings.user_agent},
+        auto_decompress=True,
+    )
+
+
+async def fetch(
+    session: aiohttp.ClientSession, request: Request, settings: CrawlSettings
+) -> FetchResult:
+    """GET ``request.url`` once, without following redirects, under the crawl's limits."""
+    started = time.perf_counter()
+    first_byte = started
+    status: int | None = None
+    headers: dict[str, str] = {}
+    try:
+        async with session.get(request.url, allow_redirects=False) as response:
+            first_byte = time.perf_counter()
+            status = response.status
+            for key, value in response.headers.items():
+                key = key.lower()
+                headers[key] = f"{headers[key]}, {value}" if key in headers else value
+            declared = response.content_length
+            if declared is not None and declared > settings.max_bytes:
+                raise BodyTooLarge(declared)
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.content.iter_chunked(CHUNK):
+                size += len(chunk)
+                if size > settings.max_bytes:
+                    raise BodyTooLarge(size)
+                chunks.append(chunk)
+            body = b"".join(chunks)
+    except Exception as exc:
+        return FetchResult(
+            request, status, headers, b"", reason_for(exc),
+            started, first_byte, time.perf_counter(),
+        )
+    return FetchResult(request, status, headers, body, None, started, first_byte,
+                       time.perf_counter())

@@ -1,0 +1,99 @@
+"""Translate the exceptions of HTTP client libraries into short error reasons.
+
+Every strategy calls :func:`reason_for` at its boundary, so a failed page carries
+the same reason ("timeout", "connection refused", ...) whichever library
+fetched it, and no library exception escapes a fetcher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from collections.abc import Iterator
+
+TIMEOUT = "timeout"
+REFUSED = "connection refused"
+RESET = "connection reset"
+DNS = "dns error"
+TLS = "ssl error"
+TRUNCATED = "truncated body"
+DISCONNECTED = "server disconnected"
+TOO_LARGE = "too large"
+CONNECTION = "connection error"
+
+
+class BodyTooLarge(Exception):
+    """Raised inside a fetch when a body passes ``max_bytes``."""
+
+
+class Deadline(Exception):
+    """Raised inside a fetch when the total timeout passes while the body streams."""
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and everything it wraps (cause, context, ``reason``, args), once each."""
+    seen: set[int] = set()
+    stack = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        for nxt in (
+            current.__cause__,
+            current.__context__,
+            getattr(current, "reason", None),
+            getattr(current, "os_error", None),
+            *current.args,
+        ):
+            if isinstance(nxt, BaseException):
+                stack.append(nxt)
+
+
+_NAME_REASONS = (
+    ("Timeout", TIMEOUT),
+    ("ContentLengthError", TRUNCATED),
+    ("IncompleteRead", TRUNCATED),
+    ("ChunkedEncodingError", TRUNCATED),
+    ("ClientPayloadError", TRUNCATED),
+    ("TransferEncodingError", TRUNCATED),
+    ("ServerDisconnectedError", DISCONNECTED),
+    ("RemoteDisconnected", DISCONNECTED),
+    ("InvalidURL", "invalid url"),
+    ("InvalidUrl", "invalid url"),
+    ("ContentDecodingError", "bad content encoding"),
+    ("TooManyRedirects", "too many redirects"),
+)
+
+
+def reason_for(exc: BaseException) -> str:
+    """A short, stable reason for why a fetch failed."""
+    chain = list(_chain(exc))
+    for err in chain:
+        if isinstance(err, BodyTooLarge):
+            return TOO_LARGE
+        if isinstance(err, (Deadline, TimeoutError, asyncio.TimeoutError, socket.timeout)):
+            return TIMEOUT
+        if isinstance(err, ConnectionRefusedError):
+            return REFUSED
+        if isinstance(err, ConnectionResetError):
+            return RESET
+        if isinstance(err, socket.gaierror):
+            return DNS
+        if isinstance(err, ssl.SSLError):
+            return TLS
+    for err in chain:
+        name = type(err).__name__
+        for fragment, reason in _NAME_REASONS:
+            if fragment in name:
+                return reason
+    text = " ".join(str(err) for err in chain).lower()
+    if "refused" in text:
+        return REFUSED
+    if "reset" in text:
+        return RESET
+    if "name or service not known" in text or "nodename nor servname" in text:
+        return DNS
+    return CONNECTION

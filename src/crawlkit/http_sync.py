@@ -1,0 +1,77 @@
+"""Blocking HTTP with requests: shared by the sync, threaded, threadpool and gevent strategies.
+
+One function, :func:`fetch`, turns a :class:`Request` into a :class:`FetchResult`
+under the crawl's limits; it never raises for a failed page.
+"""
+
+from __future__ import annotations
+
+import time
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from .http_errors import BodyTooLarge, Deadline, reason_for
+from .models import FetchResult, Request
+from .settings import CrawlSettings
+
+CHUNK = 64 * 1024
+
+
+def new_session(settings: CrawlSettings, pool_size: int | None = None) -> requests.Session:
+    """A Session with the crawl's User-Agent, no automatic retries or redirects,
+    and a connection pool sized for ``pool_size`` concurrent requests."""
+    session = requests.Session()
+    session.headers["User-Agent"] = settings.user_agent
+    session.max_redirects = settings.max_redirects
+    size = pool_size or settings.effective_concurrency
+    adapter = HTTPAdapter(pool_connections=max(10, size), pool_maxsize=size, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def fetch(session: requests.Session, request: Request, settings: CrawlSettings) -> FetchResult:
+    """GET ``request.url`` once, without following redirects.
+
+    The whole fetch (connect, headers, body) must end within ``settings.timeout``
+    and the body must stay under ``settings.max_bytes`` after decompression.
+    """
+    started = time.perf_counter()
+    deadline = started + settings.timeout
+    first_byte = started
+    status: int | None = None
+    headers: dict[str, str] = {}
+    try:
+        response = session.get(
+            request.url,
+            timeout=(settings.timeout, settings.timeout),
+            allow_redirects=False,
+            stream=True,
+        )
+        try:
+            first_byte = time.perf_counter()
+            status = response.status_code
+            headers = {k.lower(): v for k, v in response.headers.items()}
+            declared = headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > settings.max_bytes:
+                raise BodyTooLarge(declared)
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_content(CHUNK):
+                size += len(chunk)
+                if size > settings.max_bytes:
+                    raise BodyTooLarge(size)
+                chunks.append(chunk)
+                if time.perf_counter() > deadline:
+                    raise Deadline()
+            body = b"".join(chunks)
+        finally:
+            response.close()
+    except Exception as exc:
+        return FetchResult(
+            request, status, headers, b"", reason_for(exc),
+            started, first_byte, time.perf_counter(),
+        )
+    return FetchResult(request, status, headers, body, None, started, first_byte,
+                       time.perf_counter())

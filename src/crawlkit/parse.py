@@ -1,0 +1,102 @@
+"""The shared parse stage: bytes -> text -> title and links. Pure, no I/O.
+
+Title and links come from lexbor (selectolax), which is fast enough that parsing
+is rarely the bottleneck; the BeautifulSoup tree spiders may ask for
+(:attr:`crawlkit.Page.soup`) is built only on demand.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Mapping
+
+from selectolax.lexbor import LexborHTMLParser
+
+from .urls import resolve_link
+
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
+_META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([\w.:-]+)", re.I)
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def content_type_of(headers: Mapping[str, str]) -> str:
+    """The media type of a response, lower-case, without parameters."""
+    return headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def is_html(content_type: str, body: bytes) -> bool:
+    """True when a body should go through the HTML parser.
+
+    A declared HTML type is parsed; any other declared type is not. With no
+    Content-Type at all, the body is sniffed for a leading ``<``.
+    """
+    if content_type:
+        return content_type in _HTML_TYPES
+    return body.lstrip()[:1] == b"<"
+
+
+def _usable(encoding: str | None) -> str | None:
+    if not encoding:
+        return None
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        return None
+
+
+def detect_encoding(body: bytes, headers: Mapping[str, str]) -> tuple[str, int]:
+    """Pick the encoding of ``body``: BOM, then header, then ``<meta>``, then UTF-8.
+
+    Returns the codec name and the number of BOM bytes to skip.
+    """
+    for bom, name in _BOMS:
+        if body.startswith(bom):
+            return name, len(bom)
+    match = _HEADER_CHARSET.search(headers.get("content-type", ""))
+    encoding = _usable(match.group(1)) if match else None
+    if encoding is None:
+        meta = _META_CHARSET.search(body[:4096])
+        encoding = _usable(meta.group(1).decode("ascii", "replace")) if meta else None
+    return encoding or "utf-8", 0
+
+
+def decode_body(body: bytes, headers: Mapping[str, str]) -> str:
+    """Decode ``body`` to text; invalid bytes become U+FFFD, never an exception."""
+    encoding, skip = detect_encoding(body, headers)
+    return body[skip:].decode(encoding, errors="replace")
+
+
+def extract(text: str, base_url: str) -> tuple[str | None, tuple[str, ...]]:
+    """Return the page title (whitespace collapsed) and its canonical absolute links.
+
+    Links honour ``<base href>``, lose their fragment, keep document order and
+    appear once each. Links a crawler must not follow are left out (see
+    :func:`crawlkit.urls.resolve_link`).
+    """
+    tree = LexborHTMLParser(text)
+    title_node = tree.css_first("title")
+    title = None
+    if title_node is not None:
+        title = " ".join(title_node.text(deep=True).split())
+    base_node = tree.css_first("base[href]")
+    if base_node is not None:
+        href = base_node.attributes.get("href")
+        resolved = resolve_link(base_url, href) if href else None
+        if resolved is not None:
+            base_url = resolved
+    links: dict[str, None] = {}
+    for node in tree.css("a[href], area[href]"):
+        href = node.attributes.get("href")
+        if href:
+            url = resolve_link(base_url, href)
+            if url is not None:
+                links[url] = None
+    return title, tuple(links)

@@ -1,0 +1,169 @@
+"""The per-page work every strategy runs: fetch result -> page -> spider -> outcome.
+
+:class:`Processor` is pure (no I/O, no shared state), so a strategy may call it
+in whichever thread or process suits it; the ``multiprocess`` and ``gevent``
+strategies pickle it into their workers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from .models import Failure, FetchResult, Item, Outcome, Page, Timing
+from .parse import content_type_of, decode_body, extract, is_html
+from .settings import CrawlSettings
+from .spiders import Spider
+from .urls import resolve_link
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+class Processor:
+    """Turns one :class:`FetchResult` into an :class:`Outcome`.
+
+    Args:
+        spider: the spider whose ``parse``/``failed`` produce items and URLs.
+        settings: the crawl's settings (``follow`` and ``max_redirects`` are used).
+    """
+
+    def __init__(self, spider: Spider, settings: CrawlSettings) -> None:
+        self.spider = spider
+        self.follow = settings.follow
+        self.max_redirects = settings.max_redirects
+
+    def __call__(self, result: FetchResult) -> Outcome:
+        request = result.request
+        timing = Timing(
+            queued=max(0.0, result.started - request.queued_at) if request.queued_at else 0.0,
+            ttfb=max(0.0, result.first_byte - result.started),
+            download=max(0.0, result.finished - result.first_byte),
+        )
+        if result.error is not None:
+            return self._failure(result, result.error, timing)
+        status = result.status or 0
+        if status in REDIRECT_STATUSES and "location" in result.headers:
+            return self._redirect(result, timing)
+        if status >= 400:
+            return self._failure(result, f"http {status}", timing)
+        return self._page(result, timing)
+
+    def _redirect(self, result: FetchResult, timing: Timing) -> Outcome:
+        request = result.request
+        target = resolve_link(request.url, result.headers["location"])
+        if target is None:
+            return self._failure(result, "redirect to a non-http(s) or malformed URL", timing)
+        if target == request.url or target in request.hops:
+            return self._failure(result, "redirect loop", timing)
+        if len(request.hops) >= self.max_redirects:
+            return self._failure(result, "too many redirects", timing)
+        page = Page(
+            url=request.url,
+            final_url=target,
+            status=result.status or 0,
+            headers=result.headers,
+            text="",
+            title=None,
+            links=(),
+            depth=request.depth,
+            content_type=content_type_of(result.headers),
+        )
+        try:
+            items, urls = _split(self.spider.redirected(page), request.url)
+        except Exception as exc:
+            return self._failure(result, f"spider error: {type(exc).__name__}: {exc}", timing)
+        return Outcome(
+            request=request,
+            final_url=target,
+            status=result.status,
+            error=None,
+            items=items,
+            follow=urls,
+            redirect=target,
+            content_type=page.content_type,
+            nbytes=len(result.body),
+            timing=timing,
+        )
+
+    def _page(self, result: FetchResult, timing: Timing) -> Outcome:
+        request = result.request
+        started = time.perf_counter()
+        content_type = content_type_of(result.headers)
+        text = ""
+        title: str | None = None
+        links: tuple[str, ...] = ()
+        if is_html(content_type, result.body):
+            text = decode_body(result.body, result.headers)
+            title, links = extract(text, request.url)
+        page = Page(
+            url=request.url,
+            final_url=request.url,
+            status=result.status or 0,
+            headers=result.headers,
+            text=text,
+            title=title,
+            links=links,
+            depth=request.depth,
+            content_type=content_type,
+        )
+        try:
+            items, urls = _split(self.spider.parse(page), request.url)
+        except Exception as exc:  # a spider bug is a failed page, not a crashed crawl
+            error = f"spider error: {type(exc).__name__}: {exc}"
+            return self._failure(result, error, timing, content_type=content_type)
+        follow = links + urls if self.follow else urls
+        parse_time = time.perf_counter() - started
+        return Outcome(
+            request=request,
+            final_url=request.url,
+            status=result.status,
+            error=None,
+            items=items,
+            follow=follow,
+            content_type=content_type,
+            nbytes=len(result.body),
+            timing=Timing(timing.queued, timing.ttfb, timing.download, parse_time),
+        )
+
+    def _failure(
+        self, result: FetchResult, error: str, timing: Timing, content_type: str = ""
+    ) -> Outcome:
+        request = result.request
+        failure = Failure(
+            url=request.url,
+            final_url=request.url,
+            status=result.status,
+            error=error,
+            depth=request.depth,
+        )
+        try:
+            items, urls = _split(self.spider.failed(failure), request.url)
+        except Exception as exc:
+            items, urls = (), ()
+            error = f"{error}; spider error: {type(exc).__name__}: {exc}"
+        return Outcome(
+            request=request,
+            final_url=request.url,
+            status=result.status,
+            error=error,
+            items=items,
+            follow=urls,
+            content_type=content_type,
+            nbytes=len(result.body),
+            timing=timing,
+        )
+
+
+def _split(output: Iterable[Item | str], base: str) -> tuple[tuple[Item, ...], tuple[str, ...]]:
+    items: list[Item] = []
+    urls: list[str] = []
+    for value in output or ():
+        if isinstance(value, str):
+            url = resolve_link(base, value)
+            if url is not None:
+                urls.append(url)
+        elif isinstance(value, dict):
+            items.append(value)
+        else:
+            raise TypeError(f"spiders yield dicts or URL strings, not {type(value).__name__}")
+    return tuple(items), tuple(urls)

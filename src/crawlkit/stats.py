@@ -1,0 +1,72 @@
+"""Counters a crawl keeps, and the frozen summary it hands back."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Stats:
+    """What happened in one crawl.
+
+    Attributes:
+        mode: the strategy that ran.
+        pages_ok: pages downloaded with a 2xx/3xx status and processed.
+        pages_failed: pages that ended with an error (network, HTTP >= 400, spider).
+        items: items written to the output.
+        bytes: response bytes received (after decompression).
+        elapsed: wall-clock seconds from the first request to the last record.
+        errors: failed pages counted by reason.
+        refused: URLs offered to the frontier and not queued, counted by reason.
+        left_queued: URLs accepted but never fetched because a limit stopped the crawl.
+        fetch_latencies: seconds from request start to full body, one per fetch.
+    """
+
+    mode: str
+    pages_ok: int = 0
+    pages_failed: int = 0
+    items: int = 0
+    bytes: int = 0
+    elapsed: float = 0.0
+    errors: dict[str, int] = field(default_factory=dict)
+    refused: dict[str, int] = field(default_factory=dict)
+    left_queued: int = 0
+    fetch_latencies: tuple[float, ...] = field(default=(), repr=False)
+
+    @property
+    def pages(self) -> int:
+        """Pages tried: ok plus failed."""
+        return self.pages_ok + self.pages_failed
+
+    @property
+    def pages_per_second(self) -> float:
+        """Pages tried per second of wall-clock time."""
+        return self.pages / self.elapsed if self.elapsed > 0 else 0.0
+
+    def summary(self) -> str:
+        """One line for humans: pages ok, failed, elapsed, pages/s, top error reasons."""
+        line = (
+            f"crawlkit [{self.mode}]: {self.pages_ok} ok, {self.pages_failed} failed, "
+            f"{self.items} items in {self.elapsed:.2f}s ({self.pages_per_second:.1f} pages/s)"
+        )
+        if self.errors:
+            top = Counter(self.errors).most_common(5)
+            line += "; errors: " + ", ".join(f"{reason} x{n}" for reason, n in top)
+        return line
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable view (latencies left out)."""
+        return {
+            "mode": self.mode,
+            "pages_ok": self.pages_ok,
+            "pages_failed": self.pages_failed,
+            "items": self.items,
+            "bytes": self.bytes,
+            "elapsed": self.elapsed,
+            "pages_per_second": self.pages_per_second,
+            "errors": dict(self.errors),
+            "refused": dict(self.refused),
+            "left_queued": self.left_queued,
+        }

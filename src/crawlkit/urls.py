@@ -1,0 +1,100 @@
+"""URL canonicalisation and link resolution. Pure functions, no I/O.
+
+The canonical form decides what "the same URL" means for de-duplication:
+
+* scheme and host lower-cased, default port dropped, empty path becomes ``/``;
+* fragment dropped;
+* query parameters sorted by name (stable, so repeated names keep their order),
+  so ``?b=2&a=1`` and ``?a=1&b=2`` are one URL;
+* unsafe characters percent-encoded (UTF-8), existing escapes kept.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
+
+from .errors import InvalidURL
+
+MAX_URL_LENGTH = 2083
+"""Longer URLs are dropped when found as links (the limit browsers historically kept)."""
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
+_CONTROL = {c: None for c in range(0x20)} | {0x7F: None}
+_SKIP_PREFIXES = ("javascript:", "mailto:", "tel:", "data:", "file:", "ftp:", "#")
+
+
+@lru_cache(maxsize=1 << 16)
+def canonicalize(url: str) -> str:
+    """Return the canonical form of an absolute http(s) URL.
+
+    Raises:
+        InvalidURL: the URL is not absolute, not http(s), or has a bad host or port.
+    """
+    try:
+        parts = urlsplit(url.strip())
+        scheme = parts.scheme.lower()
+        host = parts.hostname
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidURL(f"not a valid URL: {url!r} ({exc})") from exc
+    if scheme not in _DEFAULT_PORTS:
+        raise InvalidURL(f"not an http(s) URL: {url!r}")
+    if not host:
+        raise InvalidURL(f"URL has no host: {url!r}")
+    if any(ch in host for ch in " <>\"{}|\\^`"):
+        raise InvalidURL(f"URL has an invalid host: {url!r}")
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        netloc = f"{netloc}:{port}"
+    if parts.username is not None:
+        userinfo = parts.username
+        if parts.password is not None:
+            userinfo = f"{userinfo}:{parts.password}"
+        netloc = f"{userinfo}@{netloc}"
+    path = quote(parts.path, safe=_PATH_SAFE) or "/"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        pairs.sort(key=lambda kv: kv[0])
+        query = urlencode(pairs, quote_via=quote, safe="/:@!$'()*,;")
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def is_http_url(url: str) -> bool:
+    """True when ``url`` canonicalises as an absolute http(s) URL."""
+    try:
+        canonicalize(url)
+    except InvalidURL:
+        return False
+    return True
+
+
+def resolve_link(base: str, href: str) -> str | None:
+    """Resolve ``href`` found on a page at ``base`` to a canonical URL.
+
+    Returns ``None`` for links a crawler must not follow: non-http schemes
+    (javascript:, mailto:, tel:, data:, file:), bare fragments, malformed URLs and
+    URLs longer than :data:`MAX_URL_LENGTH`. Control characters are removed first,
+    so they never reach the wire.
+    """
+    href = href.translate(_CONTROL).strip()
+    if not href or href.lower().startswith(_SKIP_PREFIXES):
+        return None
+    try:
+        absolute = urljoin(base, href)
+    except ValueError:
+        return None
+    if len(absolute) > MAX_URL_LENGTH:
+        return None
+    try:
+        return canonicalize(absolute)
+    except InvalidURL:
+        return None
+
+
+def host_of(url: str) -> str:
+    """The lower-case host (with port, when not the default) of a canonical URL."""
+    netloc = urlsplit(url).netloc
+    return netloc.rpartition("@")[2]

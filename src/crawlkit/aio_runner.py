@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from concurrent.futures import BrokenExecutor
 from collections.abc import Awaitable, Callable
+from concurrent.futures import BrokenExecutor
 
 import aiohttp
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, overload
+from typing import Any, cast, overload
 
 from .engine import Engine
 from .errors import UsageError
@@ -84,7 +84,7 @@ def crawl(
             spider = urls_or_spider
         seeds = []
     else:
-        seeds = list(urls_or_spider)
+        seeds = list(cast(Iterable[str], urls_or_spider))
     the_spider = as_spider(spider)
     if not seeds:
         seeds = list(the_spider.start_urls)

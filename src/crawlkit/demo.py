@@ -18,6 +18,7 @@ import asyncio
 import threading
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 
 from aiohttp import web
 
@@ -80,7 +81,8 @@ def render_page(spec: SiteSpec, i: int) -> bytes:
         f"<title>{page_title(i)}</title></head><body>\n"
         f'<h1 id="top">Page {i}</h1>\n<nav><ul>\n'
     )
-    nav = "".join(f'<li><a href="{h}">link {k}</a></li>\n' for k, h in enumerate(page_hrefs(spec, i)))
+    hrefs = page_hrefs(spec, i)
+    nav = "".join(f'<li><a href="{h}">link {k}</a></li>\n' for k, h in enumerate(hrefs))
     parts = [head, nav, "</ul></nav>\n<main>\n"]
     size = sum(len(p) for p in parts)
     section = 0
@@ -98,7 +100,8 @@ def render_page(spec: SiteSpec, i: int) -> bytes:
 
 
 def _index(spec: SiteSpec) -> bytes:
-    links = "".join(f'<a href="/page/{k}">page {k}</a>\n' for k in range(min(spec.links, spec.pages)))
+    count = min(spec.links, spec.pages)
+    links = "".join(f'<a href="/page/{k}">page {k}</a>\n' for k in range(count))
     return (
         '<!DOCTYPE html><html><head><meta charset="utf-8"><title>crawlkit demo site</title>'
         f"</head><body><h1>crawlkit demo site</h1>\n{links}</body></html>\n"
@@ -182,8 +185,8 @@ class DemoSite:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)
         await site.start()
-        sockets = site._server.sockets if site._server is not None else ()  # type: ignore[union-attr]
-        self.port = sockets[0].getsockname()[1]
+        server_obj: Any = site._server
+        self.port = int(server_obj.sockets[0].getsockname()[1])
 
     def start(self) -> str:
         """Start serving; returns :attr:`url`."""

@@ -52,13 +52,15 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
                 stack.append(nxt)
 
 
+_TRUNCATION_NAMES = (
+    "ContentLengthError",
+    "IncompleteRead",
+    "ChunkedEncodingError",
+    "ClientPayloadError",
+    "TransferEncodingError",
+)
 _NAME_REASONS = (
     ("Timeout", TIMEOUT),
-    ("ContentLengthError", TRUNCATED),
-    ("IncompleteRead", TRUNCATED),
-    ("ChunkedEncodingError", TRUNCATED),
-    ("ClientPayloadError", TRUNCATED),
-    ("TransferEncodingError", TRUNCATED),
     ("ServerDisconnectedError", DISCONNECTED),
     ("RemoteDisconnected", DISCONNECTED),
     ("InvalidURL", "invalid url"),
@@ -76,6 +78,10 @@ def reason_for(exc: BaseException) -> str:
             return TOO_LARGE
         if isinstance(err, (Deadline, TimeoutError, asyncio.TimeoutError, socket.timeout)):
             return TIMEOUT
+    names = " ".join(type(err).__name__ for err in chain)
+    if any(name in names for name in _TRUNCATION_NAMES):
+        return TRUNCATED
+    for err in chain:
         if isinstance(err, ConnectionRefusedError):
             return REFUSED
         if isinstance(err, ConnectionResetError):

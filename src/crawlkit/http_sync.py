@@ -35,7 +35,9 @@ def fetch(session: requests.Session, request: Request, settings: CrawlSettings) 
     """GET ``request.url`` once, without following redirects.
 
     The whole fetch (connect, headers, body) must end within ``settings.timeout``
-    and the body must stay under ``settings.max_bytes`` after decompression.
+    and the body must stay under ``settings.max_bytes`` after decompression. The
+    body is read with ``read1`` (one receive at a time) so that a server dripping
+    bytes cannot hold a read open past the deadline.
     """
     started = time.perf_counter()
     deadline = started + settings.timeout
@@ -56,15 +58,23 @@ def fetch(session: requests.Session, request: Request, settings: CrawlSettings) 
             declared = headers.get("content-length", "")
             if declared.isdigit() and int(declared) > settings.max_bytes:
                 raise BodyTooLarge(declared)
+            raw = response.raw
+            sock = getattr(getattr(raw, "connection", None), "sock", None)
             chunks: list[bytes] = []
             size = 0
-            for chunk in response.iter_content(CHUNK):
+            while True:
+                remaining = deadline - time.perf_counter()
+                if remaining <= 0:
+                    raise Deadline()
+                if sock is not None:
+                    sock.settimeout(remaining)  # a stalled body ends at the deadline
+                chunk = raw.read1(CHUNK, decode_content=True)  # returns what one recv got
+                if not chunk:
+                    break
                 size += len(chunk)
                 if size > settings.max_bytes:
                     raise BodyTooLarge(size)
                 chunks.append(chunk)
-                if time.perf_counter() > deadline:
-                    raise Deadline()
             body = b"".join(chunks)
         finally:
             response.close()

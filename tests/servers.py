@@ -42,7 +42,8 @@ class FaultServer:
                              b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
             elif path == "/latin1":
                 body = "<html><title>caf\xe9</title></html>".encode("latin-1")
-                writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: text/html; charset=iso-8859-1\r\n"
+                writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n"
+                             b"Content-Type: text/html; charset=iso-8859-1\r\n"
                              b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
             elif path == "/hang":
                 await asyncio.sleep(3600)
@@ -65,7 +66,8 @@ class FaultServer:
                     await writer.drain()
                     await asyncio.sleep(0.2)
             else:
-                writer.write(b"HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+                writer.write(b"HTTP/1.1 404 Not Found\r\nConnection: close\r\n"
+                             b"Content-Length: 0\r\n\r\n")
             await writer.drain()
         except (OSError, asyncio.IncompleteReadError, asyncio.CancelledError):
             pass

@@ -8,11 +8,10 @@ import sys
 import pytest
 
 import crawlkit
+from conftest import SITE_SPEC
 from crawlkit import MODES
 from crawlkit.demo import page_title, reachable_urls
 from servers import closed_port
-
-from conftest import SITE_SPEC
 
 pytestmark = pytest.mark.slow
 

@@ -133,8 +133,13 @@ def _settings(args: argparse.Namespace, follow: bool | None = None) -> CrawlSett
     )
 
 
-def _run(args: argparse.Namespace, settings: CrawlSettings, seeds: Sequence[str]) -> int:
-    spider: Spider = load_spider(args.spider) if args.spider else DefaultSpider()
+def _spider(args: argparse.Namespace) -> Spider:
+    return load_spider(args.spider) if args.spider else DefaultSpider()
+
+
+def _run(
+    args: argparse.Namespace, settings: CrawlSettings, spider: Spider, seeds: Sequence[str]
+) -> int:
     stream: IO[bytes]
     if args.out:
         try:
@@ -153,23 +158,25 @@ def _run(args: argparse.Namespace, settings: CrawlSettings, seeds: Sequence[str]
 
 def _crawl(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    spider = _spider(args)
     seeds = read_seed_file(args.urls_file)
     for warning in seeds.warnings:
         print(f"crawlkit: {args.urls_file}: {warning}", file=sys.stderr)
     if not seeds.urls:
         raise UsageError(f"no valid http(s) URL in {args.urls_file!r}")
-    return _run(args, settings, seeds.urls)
+    return _run(args, settings, spider, seeds.urls)
 
 
 def _demo(args: argparse.Namespace) -> int:
     from .demo import DemoSite, SiteSpec
 
     settings = _settings(args, follow=True)
+    spider = _spider(args)
     spec = SiteSpec(pages=args.pages, latency=args.latency, page_bytes=args.page_bytes)
     with DemoSite(spec) as site:
         if not args.quiet:
             print(f"crawlkit: demo site of {spec.pages} pages at {site.url}/", file=sys.stderr)
-        return _run(args, settings, [site.url + "/"])
+        return _run(args, settings, spider, [site.url + "/"])
 
 
 def _serve(args: argparse.Namespace) -> int:

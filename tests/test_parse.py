@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from crawlkit.parse import content_type_of, decode_body, detect_encoding, extract, is_html
+
+
+def test_title_and_links_in_document_order_without_duplicates():
+    html = """<html><head><title>  Hello
+      World </title></head><body>
+      <a href="/a">a</a><a href="b?y=2&x=1#f">b</a><a href="/a#again">a2</a>
+      <a href="mailto:x@y">m</a><a>no href</a><area href="/map">
+    </body></html>"""
+    title, links = extract(html, "http://h/dir/")
+    assert title == "Hello World"
+    assert links == ("http://h/a", "http://h/dir/b?x=1&y=2", "http://h/map")
+
+
+def test_base_href_is_honoured():
+    html = '<html><head><base href="http://other/base/"></head><a href="x">x</a></html>'
+    assert extract(html, "http://h/")[1] == ("http://other/base/x",)
+
+
+def test_no_title_and_empty_document():
+    assert extract("", "http://h/") == (None, ())
+    assert extract("<p>just text", "http://h/") == (None, ())
+
+
+def test_malformed_and_deeply_nested_html_still_parses():
+    broken = "<html><title>t</title><body><div><a href='/x'>x<div></span></p><a href=/y>y"
+    title, links = extract(broken, "http://h/")
+    assert title == "t"
+    assert links == ("http://h/x", "http://h/y")
+    deep = "<title>deep</title>" + "<div>" * 100_000 + "<a href='/z'>z</a>"
+    title, links = extract(deep, "http://h/")
+    assert title == "deep"
+    assert links == ("http://h/z",)
+
+
+def test_encoding_order_bom_header_meta_default():
+    latin = "<meta charset='iso-8859-1'><title>caf\xe9</title>".encode("latin-1")
+    assert detect_encoding(b"\xef\xbb\xbfabc", {"content-type": "text/html; charset=latin-1"}) == (
+        "utf-8", 3)
+    assert detect_encoding(latin, {"content-type": "text/html; charset=utf-16"})[0] == "utf-16"
+    assert detect_encoding(latin, {"content-type": "text/html"})[0] == "iso8859-1"
+    assert detect_encoding(b"<p>", {})[0] == "utf-8"
+    assert detect_encoding(b"<p>", {"content-type": "text/html; charset=bogus"})[0] == "utf-8"
+    assert "caf\xe9" in decode_body(latin, {})
+
+
+def test_invalid_bytes_become_replacement_characters():
+    text = decode_body(b"<title>ok \xff\xfe bad</title>", {"content-type": "text/html"})
+    assert "\ufffd" in text
+
+
+def test_content_type_and_html_sniffing():
+    assert content_type_of({"content-type": "Text/HTML; charset=utf-8"}) == "text/html"
+    assert is_html("text/html", b"")
+    assert is_html("application/xhtml+xml", b"")
+    assert not is_html("application/pdf", b"<html>")
+    assert is_html("", b"  <!doctype html>")
+    assert not is_html("", b"%PDF-1.4")

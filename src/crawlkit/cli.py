@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import IO, NoReturn
 
 from . import __version__
@@ -65,6 +66,12 @@ def _positive_float(text: str) -> float:
 def _add_crawl_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", choices=MODES, default="async",
                    help="fetch strategy (default: async)")
+    _add_rule_flags(p)
+    p.add_argument("--out", metavar="FILE", help="write JSON lines to FILE (default: stdout)")
+    p.add_argument("--quiet", action="store_true", help="no summary on stderr")
+
+
+def _add_rule_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--follow", action="store_true", help="follow links found on pages")
     p.add_argument("--allow", action="append", default=[], metavar="REGEX",
                    help="only follow URLs matching REGEX (repeatable)")
@@ -84,8 +91,26 @@ def _add_crawl_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--user-agent", metavar="UA", help="User-Agent header")
     p.add_argument("--spider", metavar="MODULE:NAME",
                    help="run a spider class or function instead of the default records")
-    p.add_argument("--out", metavar="FILE", help="write JSON lines to FILE (default: stdout)")
-    p.add_argument("--quiet", action="store_true", help="no summary on stderr")
+
+
+def _rule_args(args: argparse.Namespace) -> list[str]:
+    """The crawl flags of ``args`` as command-line arguments again (for measured runs)."""
+    out: list[str] = []
+    if args.follow:
+        out.append("--follow")
+    for pattern in args.allow:
+        out += ["--allow", pattern]
+    for pattern in args.deny:
+        out += ["--deny", pattern]
+    if args.any_host:
+        out.append("--any-host")
+    for flag, value in (("--max-pages", args.max_pages), ("--max-depth", args.max_depth),
+                        ("--user-agent", args.user_agent), ("--spider", args.spider)):
+        if value is not None:
+            out += [flag, str(value)]
+    out += ["--concurrency", str(args.concurrency), "--timeout", str(args.timeout),
+            "--max-redirects", str(args.max_redirects)]
+    return out
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,6 +131,31 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--page-bytes", type=_positive_int, default=2048, help="bytes per page")
     _add_crawl_flags(demo)
 
+    compare = sub.add_parser(
+        "compare", help="run the same crawl under several modes and compare them"
+    )
+    compare.add_argument("urls_file", metavar="URLS_FILE")
+    compare.add_argument("--modes", default="all", help="all, or a comma-separated list")
+    compare.add_argument("--repeat", type=_positive_int, default=3,
+                         help="runs per mode; figures are medians (default: 3)")
+    compare.add_argument("--report", metavar="DIR",
+                         help="write report.md, results.json and charts to DIR")
+    _add_rule_flags(compare)
+
+    bench = sub.add_parser("bench", help="measure every mode on built-in workloads")
+    bench.add_argument("--quick", action="store_true", help="small workloads, under 2 minutes")
+    bench.add_argument("--report", metavar="DIR", help="write the report to DIR")
+    bench.add_argument("--workloads", default=None,
+                       help="comma-separated subset of: overhead, io, cpu, mixed, sweep")
+
+    measure = sub.add_parser("measure", help=argparse.SUPPRESS)
+    measure.add_argument("urls_file", metavar="URLS_FILE")
+    measure.add_argument("--mode", default="async")
+    measure.add_argument("--result", required=True, metavar="FILE")
+    measure.add_argument("--ignore-field", action="append", default=None, metavar="KEY",
+                         help="item keys left out of the agreement check (default: depth)")
+    _add_rule_flags(measure)
+
     serve = sub.add_parser("serve-demo", help="serve the built-in demo site until interrupted")
     serve.add_argument("--port", type=_non_negative_int, default=8000)
     serve.add_argument("--pages", type=_positive_int, default=300)
@@ -114,12 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(args: argparse.Namespace, follow: bool | None = None) -> CrawlSettings:
+def _settings(
+    args: argparse.Namespace, follow: bool | None = None, mode: str | None = None
+) -> CrawlSettings:
     kwargs = {}
     if args.user_agent:
         kwargs["user_agent"] = args.user_agent
     return CrawlSettings(
-        mode=args.mode,
+        mode=mode or args.mode,
         concurrency=args.concurrency,
         follow=args.follow if follow is None else follow,
         max_pages=args.max_pages,
@@ -179,6 +231,75 @@ def _demo(args: argparse.Namespace) -> int:
         return _run(args, settings, spider, [site.url + "/"])
 
 
+def _measure(args: argparse.Namespace) -> int:
+    import orjson
+
+    from .measure import measure
+
+    settings = _settings(args)
+    spider = _spider(args)
+    seeds = read_seed_file(args.urls_file)
+    if not seeds.urls:
+        raise UsageError(f"no valid http(s) URL in {args.urls_file!r}")
+    ignore = args.ignore_field if args.ignore_field is not None else ["depth"]
+    doc = measure(settings, spider, seeds.urls, ignore_fields=ignore)
+    with open(args.result, "wb") as fh:
+        fh.write(orjson.dumps(doc))
+    return EXIT_OK
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from .compare import ComparePlan, parse_modes, run_plan
+    from .report import print_table, write_compare_report
+
+    modes = parse_modes(args.modes)
+    _settings(args, mode=modes[0])  # validate the flags once, before any run
+    _spider(args)
+    seeds = read_seed_file(args.urls_file)
+    for warning in seeds.warnings:
+        print(f"crawlkit: {args.urls_file}: {warning}", file=sys.stderr)
+    if not seeds.urls:
+        raise UsageError(f"no valid http(s) URL in {args.urls_file!r}")
+    report_dir = _report_dir(args.report)
+    plan = ComparePlan(str(Path(args.urls_file).resolve()), modes, tuple(_rule_args(args)),
+                       args.repeat)
+    results, latencies = run_plan(plan, progress=lambda m: print(m, file=sys.stderr))
+    print_table(results, title="crawlkit compare")
+    if report_dir is not None:
+        write_compare_report(results, latencies, report_dir)
+        print(f"crawlkit: report written to {report_dir}/report.md", file=sys.stderr)
+    return EXIT_OK
+
+
+def _report_dir(value: str | None) -> Path | None:
+    if value is None:
+        return None
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--report {value!r} exists and is not a directory")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise UsageError(
+            "--report draws charts with matplotlib: pip install 'crawlkit[report]'"
+        ) from None
+    return path
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from .bench import WORKLOADS, run_bench
+
+    names = None
+    if args.workloads:
+        names = [w.strip() for w in args.workloads.split(",") if w.strip()]
+        unknown = [w for w in names if w not in WORKLOADS]
+        if unknown or not names:
+            raise UsageError(f"unknown workload(s) {unknown}; choose from {', '.join(WORKLOADS)}")
+    report_dir = _report_dir(args.report)
+    run_bench(quick=args.quick, report_dir=report_dir, workloads=names)
+    return EXIT_OK
+
+
 def _serve(args: argparse.Namespace) -> int:
     from .demo import DemoSite, SiteSpec
 
@@ -197,7 +318,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"crawl": _crawl, "demo": _demo, "serve-demo": _serve}
+    handlers = {"crawl": _crawl, "demo": _demo, "serve-demo": _serve, "compare": _compare,
+                "bench": _bench, "measure": _measure}
     try:
         return handlers[args.command](args)
     except UsageError as exc:

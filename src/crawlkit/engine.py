@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from .fetchers import Fetcher, get_fetcher
 from .frontier import Frontier
@@ -30,6 +30,7 @@ class Engine:
         spider: the spider run on every page.
         sink: receives every item, from this thread only.
         fetcher: a strategy instance; by default the one ``settings.mode`` names.
+        observer: called with every outcome as it is committed (for measurements).
     """
 
     def __init__(
@@ -38,12 +39,14 @@ class Engine:
         spider: Spider,
         sink: Sink,
         fetcher: Fetcher | None = None,
+        observer: Callable[[Outcome], None] | None = None,
     ) -> None:
         self.settings = settings
         self.spider = spider
         self.sink = sink
         self.fetcher = fetcher if fetcher is not None else get_fetcher(settings.mode)
         self.frontier = Frontier(settings)
+        self.observer = observer
         self._errors: Counter[str] = Counter()
         self._ok = 0
         self._failed = 0
@@ -60,12 +63,13 @@ class Engine:
         """
         for seed in seeds:
             self.frontier.add_seed(seed)
-        started = time.perf_counter()
         processor = Processor(self.spider, self.settings)
         fetcher = self.fetcher
         limit = self.settings.effective_concurrency
         in_flight = 0
+        begun = time.perf_counter()
         fetcher.start(self.settings, processor)
+        started = time.perf_counter()
         try:
             while True:
                 while in_flight < limit:
@@ -89,6 +93,7 @@ class Engine:
             items=self._items,
             bytes=self._bytes,
             elapsed=time.perf_counter() - started,
+            startup=started - begun,
             errors=dict(self._errors),
             refused=dict(self.frontier.refused),
             left_queued=self.frontier.left_behind(),
@@ -97,6 +102,8 @@ class Engine:
 
     def _commit(self, outcome: Outcome) -> None:
         request = outcome.request
+        if self.observer is not None:
+            self.observer(outcome)
         self._bytes += outcome.nbytes
         self._latencies.append(outcome.timing.ttfb + outcome.timing.download)
         if outcome.redirect is not None:

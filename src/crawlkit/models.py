@@ -56,12 +56,22 @@ class FetchResult:
 
 @dataclass(frozen=True, slots=True)
 class Timing:
-    """Where one page's time went, in seconds."""
+    """Where one page's time went, in seconds.
+
+    Attributes:
+        queued: from entering the frontier to the start of its fetch.
+        ttfb: from the start of the fetch to the response headers.
+        download: from the headers to the last byte of the body.
+        parse: decoding, title and link extraction and the spider.
+        transfer: moving the page to a worker process and the outcome back
+            (``multiprocess`` only).
+    """
 
     queued: float = 0.0
     ttfb: float = 0.0
     download: float = 0.0
     parse: float = 0.0
+    transfer: float = 0.0
 
 
 @dataclass(frozen=True)

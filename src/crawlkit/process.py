@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 
 from .models import Failure, FetchResult, Item, Outcome, Page, Timing
 from .parse import content_type_of, decode_body, extract, is_html
@@ -122,7 +123,7 @@ class Processor:
             follow=follow,
             content_type=content_type,
             nbytes=len(result.body),
-            timing=Timing(timing.queued, timing.ttfb, timing.download, parse_time),
+            timing=replace(timing, parse=parse_time),
         )
 
     def _failure(

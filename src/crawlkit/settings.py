@@ -19,7 +19,9 @@ class CrawlSettings:
     """Everything that shapes a crawl except the seeds and the spider.
 
     Attributes:
-        mode: fetch strategy, one of :data:`MODES`.
+        mode: fetch strategy, one of :data:`MODES`, or ``"module:Class"`` for a
+            strategy of your own (any class with the :class:`~crawlkit.fetchers.Fetcher`
+            methods).
         concurrency: requests in flight at once (``sync`` always uses 1).
         follow: offer every link of every page to the frontier.
         max_pages: stop after this many pages were tried (``None``: no limit).
@@ -49,7 +51,7 @@ class CrawlSettings:
     deny_re: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.mode not in MODES:
+        if self.mode not in MODES and ":" not in self.mode:
             raise UnknownMode(f"unknown mode {self.mode!r}; choose one of {', '.join(MODES)}")
         if isinstance(self.concurrency, bool) or self.concurrency < 1:
             raise UsageError(f"concurrency must be at least 1, got {self.concurrency}")

@@ -18,6 +18,8 @@ class Stats:
         items: items written to the output.
         bytes: response bytes received (after decompression).
         elapsed: wall-clock seconds from the first request to the last record.
+        startup: seconds the strategy took to start (threads, loops, processes),
+            before the first request; not part of ``elapsed``.
         errors: failed pages counted by reason.
         refused: URLs offered to the frontier and not queued, counted by reason.
         left_queued: URLs accepted but never fetched because a limit stopped the crawl.
@@ -30,6 +32,7 @@ class Stats:
     items: int = 0
     bytes: int = 0
     elapsed: float = 0.0
+    startup: float = 0.0
     errors: dict[str, int] = field(default_factory=dict)
     refused: dict[str, int] = field(default_factory=dict)
     left_queued: int = 0
@@ -65,6 +68,7 @@ class Stats:
             "items": self.items,
             "bytes": self.bytes,
             "elapsed": self.elapsed,
+            "startup": self.startup,
             "pages_per_second": self.pages_per_second,
             "errors": dict(self.errors),
             "refused": dict(self.refused),

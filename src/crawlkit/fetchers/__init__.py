@@ -20,16 +20,19 @@ assert tuple(STRATEGIES) == MODES
 
 
 def get_fetcher(mode: str) -> Fetcher:
-    """A new, unstarted fetcher for ``mode``.
+    """A new, unstarted fetcher for ``mode`` (a name, or ``"module:Class"``).
 
     Raises:
         UnknownMode: ``mode`` is not one of :data:`crawlkit.MODES`.
     """
+    ref = STRATEGIES.get(mode, mode)
+    module_name, sep, class_name = ref.partition(":")
+    if not sep:
+        raise UnknownMode(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
     try:
-        module_name, _, class_name = STRATEGIES[mode].partition(":")
-    except KeyError:
-        raise UnknownMode(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}") from None
-    cls = getattr(importlib.import_module(module_name), class_name)
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        raise UnknownMode(f"cannot load the strategy {mode!r}: {exc}") from exc
     fetcher: Fetcher = cls()
     return fetcher
 

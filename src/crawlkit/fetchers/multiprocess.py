@@ -11,7 +11,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from typing import ClassVar
 
 from ..aio_runner import AiohttpRunner
@@ -29,9 +31,15 @@ def _init_worker(payload: bytes) -> None:
     _WORKER_PROCESSOR = pickle.loads(payload)
 
 
-def _process_in_worker(result: FetchResult) -> Outcome:
+def _warm(_: int) -> None:
+    time.sleep(0.01)  # long enough that each worker gets at least one
+
+
+def _process_in_worker(result: FetchResult) -> tuple[Outcome, float, float]:
     assert _WORKER_PROCESSOR is not None, "worker not initialised"
-    return _WORKER_PROCESSOR(result)
+    started = time.perf_counter()  # CLOCK_MONOTONIC: comparable across processes on Linux
+    outcome = _WORKER_PROCESSOR(result)
+    return outcome, started, time.perf_counter()
 
 
 def worker_count() -> int:
@@ -56,17 +64,24 @@ class MultiprocessFetcher:
             ) from exc
         self._processor = processor
         self._pool = ProcessPoolExecutor(
-            max_workers=worker_count(),
+            max_workers=worker_count(),  # one per core
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
             initargs=(payload,),
         )
+        # start every worker now (spawn + imports), so the crawl itself is not charged for it
+        workers = worker_count()
+        list(self._pool.map(_warm, range(workers * 2)))
         self._runner = AiohttpRunner(
             settings, self._process, lambda r, e: failed_outcome(processor, r, e)
         )
 
     async def _process(self, result: FetchResult) -> Outcome:
-        return await self._runner.loop.run_in_executor(self._pool, _process_in_worker, result)
+        outcome, started, finished = await self._runner.loop.run_in_executor(
+            self._pool, _process_in_worker, result
+        )
+        transfer = max(0.0, started - result.finished) + max(0.0, time.perf_counter() - finished)
+        return replace(outcome, timing=replace(outcome.timing, transfer=transfer))
 
     def submit(self, request: Request) -> None:
         self._runner.submit(request)

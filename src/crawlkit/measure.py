@@ -77,7 +77,8 @@ def measure(
     Keys: the :class:`~crawlkit.Stats` fields, ``wall`` (the crawl's elapsed time;
     the strategy's start-up is reported apart as ``startup``), ``latency`` (p50, p95,
     p99 in seconds), ``cpu_user``, ``cpu_sys``, ``cpu_seconds`` (this process and
-    its children), ``cpu_cores_busy``, ``cpu_utilisation`` (of all cores),
+    its children, start-up included), ``cpu_cores_busy`` and ``cpu_utilisation``
+    (of all cores) over start-up plus the crawl,
     ``peak_rss_mb``, ``peak_child_rss_mb``, ``breakdown`` (mean seconds per
     page), ``latencies`` (every fetch), ``urls`` and ``items``.
     """
@@ -89,6 +90,7 @@ def measure(
     stats = engine.run(seeds)
     after = _rusage()
     wall = stats.elapsed
+    span = wall + stats.startup  # CPU figures include the strategy's start-up
     cpu_user = (after[0] - before[0]) + (after[2] - before[2])
     cpu_sys = (after[1] - before[1]) + (after[3] - before[3])
     cores = cores or len(os.sched_getaffinity(0))
@@ -107,8 +109,8 @@ def measure(
         cpu_user=cpu_user,
         cpu_sys=cpu_sys,
         cpu_seconds=cpu_user + cpu_sys,
-        cpu_cores_busy=(cpu_user + cpu_sys) / wall if wall > 0 else 0.0,
-        cpu_utilisation=(cpu_user + cpu_sys) / wall / cores if wall > 0 else 0.0,
+        cpu_cores_busy=(cpu_user + cpu_sys) / span if span > 0 else 0.0,
+        cpu_utilisation=(cpu_user + cpu_sys) / span / cores if span > 0 else 0.0,
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         peak_child_rss_mb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         breakdown={name: total / pages for name, total in recorder.totals.items()},

@@ -15,6 +15,7 @@ from typing import IO, NoReturn
 from . import __version__
 from .engine import Engine
 from .errors import CrawlkitError, UsageError
+from .process import Processor
 from .seeds import read_seed_file
 from .settings import MODES, CrawlSettings
 from .sinks import JsonLinesSink
@@ -148,6 +149,17 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--workloads", default=None,
                        help="comma-separated subset of: overhead, io, cpu, mixed, sweep")
 
+    record = sub.add_parser("record", help="crawl and store every response in a WARC file")
+    record.add_argument("urls_file", metavar="URLS_FILE")
+    record.add_argument("--warc", required=True, metavar="FILE.warc.gz")
+    _add_crawl_flags(record)
+
+    replay = sub.add_parser("replay", help="serve a recorded WARC file on 127.0.0.1")
+    replay.add_argument("warc", metavar="FILE.warc.gz")
+    replay.add_argument("--port", type=_non_negative_int, default=8000)
+    replay.add_argument("--speed", type=_positive_float, default=1.0,
+                        help="divide recorded latencies by this (default: 1.0)")
+
     measure = sub.add_parser("measure", help=argparse.SUPPRESS)
     measure.add_argument("urls_file", metavar="URLS_FILE")
     measure.add_argument("--mode", default="async")
@@ -190,7 +202,11 @@ def _spider(args: argparse.Namespace) -> Spider:
 
 
 def _run(
-    args: argparse.Namespace, settings: CrawlSettings, spider: Spider, seeds: Sequence[str]
+    args: argparse.Namespace,
+    settings: CrawlSettings,
+    spider: Spider,
+    seeds: Sequence[str],
+    processor: Processor | None = None,
 ) -> int:
     stream: IO[bytes]
     if args.out:
@@ -201,7 +217,7 @@ def _run(
         sink = JsonLinesSink(stream, owned=True)
     else:
         sink = JsonLinesSink(sys.stdout.buffer)
-    engine = Engine(settings, spider, sink)
+    engine = Engine(settings, spider, sink, processor=processor)
     stats = engine.run(seeds)
     if not args.quiet:
         print(stats.summary(), file=sys.stderr)
@@ -229,6 +245,47 @@ def _demo(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"crawlkit: demo site of {spec.pages} pages at {site.url}/", file=sys.stderr)
         return _run(args, settings, spider, [site.url + "/"])
+
+
+_RECORDABLE = ("sync", "threaded", "threadpool", "async")
+
+
+def _record(args: argparse.Namespace) -> int:
+    from .process import Processor
+    from .warc import RecordingProcessor, WarcRecorder
+
+    if args.mode not in _RECORDABLE:
+        raise UsageError(f"record runs the spider in this process: use --mode "
+                         f"{', '.join(_RECORDABLE)}")
+    settings = _settings(args)
+    spider = _spider(args)
+    seeds = read_seed_file(args.urls_file)
+    for warning in seeds.warnings:
+        print(f"crawlkit: {args.urls_file}: {warning}", file=sys.stderr)
+    if not seeds.urls:
+        raise UsageError(f"no valid http(s) URL in {args.urls_file!r}")
+    recorder = WarcRecorder(args.warc)
+    try:
+        processor = RecordingProcessor(Processor(spider, settings), recorder)
+        code = _run(args, settings, spider, seeds.urls, processor=processor)
+    finally:
+        recorder.close()
+    if not args.quiet:
+        print(f"crawlkit: {recorder.records} responses recorded in {args.warc}", file=sys.stderr)
+    return code
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from .warc import ReplayServer, load_warc
+
+    server = ReplayServer(load_warc(args.warc), speed=args.speed, port=args.port)
+    print(f"crawlkit: replaying {len(server.responses)} responses on "
+          f"http://127.0.0.1:{args.port}/ at speed {args.speed} (Ctrl-C stops)", file=sys.stderr)
+    try:
+        server.serve_forever()
+    except OSError as exc:
+        raise UsageError(f"cannot serve on port {args.port}: {exc.strerror}") from None
+    return EXIT_OK
 
 
 def _measure(args: argparse.Namespace) -> int:
@@ -319,7 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handlers = {"crawl": _crawl, "demo": _demo, "serve-demo": _serve, "compare": _compare,
-                "bench": _bench, "measure": _measure}
+                "bench": _bench, "measure": _measure, "record": _record, "replay": _replay}
     try:
         return handlers[args.command](args)
     except UsageError as exc:

@@ -18,7 +18,7 @@ import asyncio
 import threading
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -132,22 +132,20 @@ def reachable_urls(spec: SiteSpec, base: str) -> set[str]:
     return seen
 
 
-class DemoSite:
-    """Serves the demo site on 127.0.0.1 from a background thread.
+_S = TypeVar("_S", bound="LoopbackServer")
 
-    Use as a context manager, or call :meth:`start` and :meth:`stop`::
 
-        with DemoSite(SiteSpec(pages=500, latency=0.1)) as site:
-            crawlkit.crawl(site.url + "/", follow=True)
+class LoopbackServer:
+    """An aiohttp server on loopback, run in a background thread or in the foreground.
+
+    Subclasses implement :meth:`_handle`. Use as a context manager, or call
+    :meth:`start` and :meth:`stop`, or :meth:`serve_forever`.
     """
 
-    def __init__(self, spec: SiteSpec | None = None, host: str = "127.0.0.1", port: int = 0):
-        self.spec = spec or SiteSpec()
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
         self.port = port
         self.requests = 0
-        self._pages = [render_page(self.spec, i) for i in range(self.spec.pages)]
-        self._index = _index(self.spec)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.ServerRunner | None = None
         self._thread: threading.Thread | None = None
@@ -158,26 +156,7 @@ class DemoSite:
         return f"http://{self.host}:{self.port}"
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
-        self.requests += 1
-        if self.spec.latency:
-            await asyncio.sleep(self.spec.latency)
-        path = request.path
-        html = "text/html; charset=utf-8"
-        if path.startswith("/page/"):
-            tail = path[6:]
-            if tail.isdigit() and int(tail) < self.spec.pages:
-                return web.Response(body=self._pages[int(tail)], content_type="text/html",
-                                    charset="utf-8")
-        elif path == "/":
-            return web.Response(body=self._index, headers={"Content-Type": html})
-        elif path.startswith("/redirect/"):
-            raise web.HTTPFound(f"/page/{path[10:]}")
-        elif path == "/file.pdf":
-            return web.Response(body=b"%PDF-1.4\n%demo\n", content_type="application/pdf")
-        elif path == "/robots.txt":
-            return web.Response(text="User-agent: *\nAllow: /\n", content_type="text/plain")
-        return web.Response(status=404, body=b"<html><title>Not found</title></html>",
-                            headers={"Content-Type": html})
+        raise NotImplementedError
 
     async def _start(self) -> None:
         server = web.Server(self._handle, access_log=None)
@@ -221,7 +200,7 @@ class DemoSite:
             loop.close()
             self._loop = None
 
-    def __enter__(self) -> DemoSite:
+    def __enter__(self: _S) -> _S:
         self.start()
         return self
 
@@ -232,3 +211,41 @@ class DemoSite:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class DemoSite(LoopbackServer):
+    """Serves the demo site on 127.0.0.1.
+
+    Use as a context manager, or call :meth:`start` and :meth:`stop`::
+
+        with DemoSite(SiteSpec(pages=500, latency=0.1)) as site:
+            crawlkit.crawl(site.url + "/", follow=True)
+    """
+
+    def __init__(self, spec: SiteSpec | None = None, host: str = "127.0.0.1", port: int = 0):
+        super().__init__(host, port)
+        self.spec = spec or SiteSpec()
+        self._pages = [render_page(self.spec, i) for i in range(self.spec.pages)]
+        self._index = _index(self.spec)
+
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        self.requests += 1
+        if self.spec.latency:
+            await asyncio.sleep(self.spec.latency)
+        path = request.path
+        html = "text/html; charset=utf-8"
+        if path.startswith("/page/"):
+            tail = path[6:]
+            if tail.isdigit() and int(tail) < self.spec.pages:
+                return web.Response(body=self._pages[int(tail)], content_type="text/html",
+                                    charset="utf-8")
+        elif path == "/":
+            return web.Response(body=self._index, headers={"Content-Type": html})
+        elif path.startswith("/redirect/"):
+            raise web.HTTPFound(f"/page/{path[10:]}")
+        elif path == "/file.pdf":
+            return web.Response(body=b"%PDF-1.4\n%demo\n", content_type="application/pdf")
+        elif path == "/robots.txt":
+            return web.Response(text="User-agent: *\nAllow: /\n", content_type="text/plain")
+        return web.Response(status=404, body=b"<html><title>Not found</title></html>",
+                            headers={"Content-Type": html})

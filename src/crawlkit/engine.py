@@ -31,6 +31,7 @@ class Engine:
         sink: receives every item, from this thread only.
         fetcher: a strategy instance; by default the one ``settings.mode`` names.
         observer: called with every outcome as it is committed (for measurements).
+        processor: replaces the default ``Processor(spider, settings)`` (for recording).
     """
 
     def __init__(
@@ -40,6 +41,7 @@ class Engine:
         sink: Sink,
         fetcher: Fetcher | None = None,
         observer: Callable[[Outcome], None] | None = None,
+        processor: Processor | None = None,
     ) -> None:
         self.settings = settings
         self.spider = spider
@@ -47,6 +49,7 @@ class Engine:
         self.fetcher = fetcher if fetcher is not None else get_fetcher(settings.mode)
         self.frontier = Frontier(settings)
         self.observer = observer
+        self.processor = processor if processor is not None else Processor(spider, settings)
         self._errors: Counter[str] = Counter()
         self._ok = 0
         self._failed = 0
@@ -63,7 +66,7 @@ class Engine:
         """
         for seed in seeds:
             self.frontier.add_seed(seed)
-        processor = Processor(self.spider, self.settings)
+        processor = self.processor
         fetcher = self.fetcher
         limit = self.settings.effective_concurrency
         in_flight = 0

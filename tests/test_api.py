@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 import crawlkit
@@ -95,6 +97,21 @@ def test_unpicklable_spider_is_refused_by_process_modes():
     for mode in ("multiprocess", "gevent"):
         with pytest.raises(UsageError, match="picklable"):
             crawlkit.crawl("http://127.0.0.1:9/", mode=mode, spider=local)
+
+
+def test_gevent_refuses_a_spider_from_main(monkeypatch):
+    import sample_spiders
+
+    class MainSpider(Spider):
+        def parse(self, page):
+            return ()
+
+    MainSpider.__module__ = "__main__"
+    MainSpider.__qualname__ = "MainSpider"
+    monkeypatch.setattr(sys.modules["__main__"], "MainSpider", MainSpider, raising=False)
+    with pytest.raises(UsageError, match="__main__"):
+        crawlkit.crawl("http://127.0.0.1:9/", mode="gevent", spider=MainSpider)
+    assert sample_spiders.HeadingSpider.__module__ == "sample_spiders"
 
 
 class _MemoryFetcher:

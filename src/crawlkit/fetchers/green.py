@@ -107,11 +107,17 @@ class GeventFetcher:
 
     def start(self, settings: CrawlSettings, processor: Processor) -> None:
         try:
-            pickle.dumps(processor)
+            payload = pickle.dumps(processor)
         except Exception as exc:
             raise UsageError(
                 f"the gevent mode needs a picklable spider defined at module level: {exc}"
             ) from exc
+        if b"__main__" in payload:
+            raise UsageError(
+                "the gevent mode runs the spider in a child process, which cannot import a "
+                "spider defined in __main__: move it to a module (or import your script "
+                "as a module)"
+            )
         self._outcomes = OutcomeQueue()
         parent, child = socket.socketpair()
         self._sock = parent

@@ -16,7 +16,7 @@ from . import __version__
 from .engine import Engine
 from .errors import CrawlkitError, UsageError
 from .process import Processor
-from .seeds import read_seed_file
+from .seeds import SeedFile, read_seed_file
 from .settings import MODES, CrawlSettings
 from .sinks import JsonLinesSink
 from .spiders import DefaultSpider, Spider, load_spider
@@ -197,6 +197,17 @@ def _settings(
     )
 
 
+def _read_seeds(args: argparse.Namespace, warn: bool = True) -> SeedFile:
+    """The seed file's URLs; skipped lines reported on stderr; none at all is an error."""
+    seeds = read_seed_file(args.urls_file)
+    if warn:
+        for warning in seeds.warnings:
+            print(f"crawlkit: {args.urls_file}: {warning}", file=sys.stderr)
+    if not seeds.urls:
+        raise UsageError(f"no valid http(s) URL in {args.urls_file!r}")
+    return seeds
+
+
 def _spider(args: argparse.Namespace) -> Spider:
     return load_spider(args.spider) if args.spider else DefaultSpider()
 
@@ -227,11 +238,7 @@ def _run(
 def _crawl(args: argparse.Namespace) -> int:
     settings = _settings(args)
     spider = _spider(args)
-    seeds = read_seed_file(args.urls_file)
-    for warning in seeds.warnings:
-        print(f"crawlkit: {args.urls_file}: {warning}", file=sys.stderr)
-    if not seeds.urls:
-        raise UsageError(f"no valid http(s) URL in {args.urls_file!r}")
+    seeds = _read_seeds(args)
     return _run(args, settings, spider, seeds.urls)
 
 
@@ -259,11 +266,7 @@ def _record(args: argparse.Namespace) -> int:
                          f"{', '.join(_RECORDABLE)}")
     settings = _settings(args)
     spider = _spider(args)
-    seeds = read_seed_file(args.urls_file)
-    for warning in seeds.warnings:
-        print(f"crawlkit: {args.urls_file}: {warning}", file=sys.stderr)
-    if not seeds.urls:
-        raise UsageError(f"no valid http(s) URL in {args.urls_file!r}")
+    seeds = _read_seeds(args)
     recorder = WarcRecorder(args.warc)
     try:
         processor = RecordingProcessor(Processor(spider, settings), recorder)
@@ -295,9 +298,7 @@ def _measure(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     spider = _spider(args)
-    seeds = read_seed_file(args.urls_file)
-    if not seeds.urls:
-        raise UsageError(f"no valid http(s) URL in {args.urls_file!r}")
+    seeds = _read_seeds(args, warn=False)
     ignore = args.ignore_field if args.ignore_field is not None else ["depth"]
     doc = measure(settings, spider, seeds.urls, ignore_fields=ignore)
     with open(args.result, "wb") as fh:
@@ -312,11 +313,7 @@ def _compare(args: argparse.Namespace) -> int:
     modes = parse_modes(args.modes)
     _settings(args, mode=modes[0])  # validate the flags once, before any run
     _spider(args)
-    seeds = read_seed_file(args.urls_file)
-    for warning in seeds.warnings:
-        print(f"crawlkit: {args.urls_file}: {warning}", file=sys.stderr)
-    if not seeds.urls:
-        raise UsageError(f"no valid http(s) URL in {args.urls_file!r}")
+    _read_seeds(args)  # warn about skipped lines and refuse a file with no URL, once
     report_dir = _report_dir(args.report)
     plan = ComparePlan(str(Path(args.urls_file).resolve()), modes, tuple(_rule_args(args)),
                        args.repeat)

@@ -14,8 +14,8 @@ class LosingFetcher(SyncFetcher):
         super().start(settings, processor)
         self.count = 0
 
-    def completed(self):
-        outcomes = super().completed()
+    def completed(self, timeout=None):
+        outcomes = super().completed(timeout)
         self.count += 1
         if self.count % 5 == 0:
             return [replace(o, items=()) for o in outcomes]

@@ -130,7 +130,7 @@ class _MemoryFetcher:
     def submit(self, request: Request) -> None:
         self.pending.append(request)
 
-    def completed(self) -> list[Outcome]:
+    def completed(self, timeout=None) -> list[Outcome]:
         from crawlkit.models import FetchResult
 
         done, self.pending = self.pending, []
@@ -161,7 +161,7 @@ def test_engine_redirects_are_records_and_targets_fetched_once():
     }
     fetcher = _MemoryFetcher(pages)
     sink = ListSink()
-    settings = CrawlSettings(mode="threaded", follow=True)
+    settings = CrawlSettings(mode="threaded", follow=True, obey_robots=False)
     stats = Engine(settings, crawlkit.DefaultSpider(), sink, fetcher).run(
         ["http://h/", "http://h/loop"]
     )
@@ -178,7 +178,7 @@ def test_engine_redirect_chain_limit():
     pages = {f"http://h/{i}": f"->/{i + 1}" for i in range(5)}
     pages["http://h/5"] = "<title>end</title>"
     sink = ListSink()
-    settings = CrawlSettings(mode="threaded", max_redirects=2)
+    settings = CrawlSettings(mode="threaded", max_redirects=2, obey_robots=False)
     Engine(settings, crawlkit.DefaultSpider(), sink, _MemoryFetcher(pages)).run(["http://h/0"])
     assert [(r["url"], r["error"]) for r in sink.items] == [
         ("http://h/0", None),
@@ -194,7 +194,7 @@ def test_seed_redirect_to_another_host_keeps_crawling_it():
         "https://www.a/next": "<title>next</title>",
     }
     fetcher = _MemoryFetcher(pages)
-    settings = CrawlSettings(mode="threaded", follow=True)
+    settings = CrawlSettings(mode="threaded", follow=True, obey_robots=False)
     stats = Engine(settings, crawlkit.DefaultSpider(), ListSink(), fetcher).run(["http://a/"])
     assert fetcher.fetched == ["http://a/", "https://www.a/", "https://www.a/next"]
     assert stats.refused == {"offsite": 1}

@@ -133,10 +133,16 @@ def test_failed_pages_still_exit_0(tmp_path):
 
     path = tmp_path / "dead.txt"
     path.write_text(f"http://127.0.0.1:{closed_port()}/\n")
-    proc = run_cli("crawl", str(path), "--mode", "async")
+    proc = run_cli("crawl", str(path), "--mode", "async", "--retries", "0")
+    assert proc.returncode == 0
+    # RFC 9309: an unreachable robots.txt means nothing may be fetched, and the record says why
+    assert json.loads(proc.stdout)["error"] == (
+        "blocked by robots.txt (unreachable: connection refused)")
+    assert "0 ok, 1 failed" in proc.stderr
+    proc = run_cli("crawl", str(path), "--mode", "async", "--retries", "1", "--ignore-robots")
     assert proc.returncode == 0
     assert json.loads(proc.stdout)["error"] == "connection refused"
-    assert "0 ok, 1 failed" in proc.stderr
+    assert "1 retries" in proc.stderr
 
 
 def test_demo_command_crawls_the_built_in_site():

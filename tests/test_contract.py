@@ -90,7 +90,7 @@ def test_failures_are_records(mode, fault_server):
     refused = f"http://127.0.0.1:{closed_port()}/"
     urls = [fault_server.url + "/ok", fault_server.url + "/hang", fault_server.url + "/nope",
             refused, fault_server.url + "/truncated", fault_server.url + "/latin1"]
-    result = crawlkit.crawl(urls, mode=mode, timeout=1.0)
+    result = crawlkit.crawl(urls, mode=mode, timeout=1.0, retries=0, obey_robots=False)
     by_url = {r["url"]: r for r in result}
     assert len(by_url) == len(urls)
     assert by_url[fault_server.url + "/ok"]["title"] == "fine"
@@ -107,13 +107,14 @@ def test_failures_are_records(mode, fault_server):
 @pytest.mark.parametrize("mode", MODES)
 def test_stalled_and_dripping_bodies_end_at_the_deadline(mode, fault_server):
     urls = [fault_server.url + "/stall", fault_server.url + "/drip"]
-    result = crawlkit.crawl(urls, mode=mode, timeout=1.0)
+    result = crawlkit.crawl(urls, mode=mode, timeout=1.0, retries=0)
     assert {r["error"] for r in result} == {"timeout"}
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_declared_body_over_max_bytes_is_refused(mode, fault_server):
-    result = crawlkit.crawl(fault_server.url + "/huge", mode=mode, max_bytes=1024, timeout=2)
+    result = crawlkit.crawl(fault_server.url + "/huge", mode=mode, max_bytes=1024, timeout=2,
+                            retries=0)
     assert [r["error"] for r in result] == ["too large"]
 
 

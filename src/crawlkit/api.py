@@ -52,6 +52,14 @@ def crawl(
     max_redirects: int = 10,
     max_bytes: int = 10 * 1024 * 1024,
     user_agent: str = DEFAULT_USER_AGENT,
+    per_host: int = 8,
+    delay: float = 0.0,
+    jitter: bool = False,
+    obey_robots: bool = True,
+    retries: int = 2,
+    retry_backoff: float = 0.5,
+    retry_after_cap: float = 60.0,
+    block_private: bool = False,
     sink: Sink | None = None,
 ) -> CrawlResult:
     """Crawl and return what the spider produced.
@@ -64,7 +72,9 @@ def crawl(
             record per page (:class:`crawlkit.DefaultSpider`).
         follow: follow every link found, subject to the rules below.
         max_pages, max_depth, concurrency, allow, deny, same_host, timeout,
-            max_redirects, max_bytes, user_agent: as in :class:`CrawlSettings`.
+            max_redirects, max_bytes, user_agent, per_host, delay, jitter,
+            obey_robots, retries, retry_backoff, retry_after_cap, block_private:
+            as in :class:`CrawlSettings`.
         sink: where items go; by default they are collected and returned.
 
     Returns:
@@ -103,6 +113,14 @@ def crawl(
         max_redirects=max_redirects,
         max_bytes=max_bytes,
         user_agent=user_agent,
+        per_host=per_host,
+        delay=delay,
+        jitter=jitter,
+        obey_robots=obey_robots,
+        retries=retries,
+        retry_backoff=retry_backoff,
+        retry_after_cap=retry_after_cap,
+        block_private=block_private,
     )
     collected = ListSink()
     stats = Engine(settings, the_spider, sink if sink is not None else collected).run(seeds)

@@ -54,6 +54,16 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -90,6 +100,18 @@ def _add_rule_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-redirects", type=_non_negative_int, default=10, metavar="N",
                    help="redirect hops followed per page (default: 10)")
     p.add_argument("--user-agent", metavar="UA", help="User-Agent header")
+    p.add_argument("--per-host", type=_positive_int, default=8, metavar="N",
+                   help="requests in flight to one host (default: 8)")
+    p.add_argument("--delay", type=_non_negative_float, default=0.0, metavar="S",
+                   help="seconds between request starts on one host (default: 0)")
+    p.add_argument("--jitter", action="store_true", help="vary --delay between 0.5x and 1.5x")
+    p.add_argument("--ignore-robots", action="store_true", help="do not fetch or obey robots.txt")
+    p.add_argument("--retries", type=_non_negative_int, default=2, metavar="N",
+                   help="extra attempts after a transient failure (default: 2)")
+    p.add_argument("--max-bytes", type=_positive_int, default=10 * 1024 * 1024, metavar="N",
+                   help="largest body accepted, after decompression (default: 10 MiB)")
+    p.add_argument("--block-private", action="store_true",
+                   help="refuse hosts resolving to loopback/private/link-local addresses")
     p.add_argument("--spider", metavar="MODULE:NAME",
                    help="run a spider class or function instead of the default records")
 
@@ -109,8 +131,14 @@ def _rule_args(args: argparse.Namespace) -> list[str]:
                         ("--user-agent", args.user_agent), ("--spider", args.spider)):
         if value is not None:
             out += [flag, str(value)]
+    for flag, on in (("--jitter", args.jitter), ("--ignore-robots", args.ignore_robots),
+                     ("--block-private", args.block_private)):
+        if on:
+            out.append(flag)
     out += ["--concurrency", str(args.concurrency), "--timeout", str(args.timeout),
-            "--max-redirects", str(args.max_redirects)]
+            "--max-redirects", str(args.max_redirects), "--per-host", str(args.per_host),
+            "--delay", str(args.delay), "--retries", str(args.retries),
+            "--max-bytes", str(args.max_bytes)]
     return out
 
 
@@ -193,6 +221,13 @@ def _settings(
         same_host=not args.any_host,
         timeout=args.timeout,
         max_redirects=args.max_redirects,
+        per_host=args.per_host,
+        delay=args.delay,
+        jitter=args.jitter,
+        obey_robots=not args.ignore_robots,
+        retries=args.retries,
+        max_bytes=args.max_bytes,
+        block_private=args.block_private,
         **kwargs,
     )
 

@@ -1,25 +1,34 @@
 """The crawl engine: frontier -> fetcher -> processor -> sink, the same for every strategy.
 
 The engine runs in the caller's thread and is the only code that touches the
-frontier, the sink and the counters, so none of them needs a lock. It keeps the
-fetcher fed up to the concurrency limit and commits each outcome as it arrives:
-items to the sink, URLs and redirect targets to the frontier.
+frontier, the politeness state, the sink and the counters, so none of them needs
+a lock. It keeps the fetcher fed up to the concurrency limit, within each
+origin's limit and delay, fetches each origin's robots.txt (through the same
+fetcher) before its first page, and commits each outcome as it arrives: items
+to the sink, URLs and redirect targets to the frontier, retries to the timed
+queue.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import random
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 from .fetchers import Fetcher, get_fetcher
 from .frontier import Frontier
-from .models import Outcome
+from .models import Outcome, Request
+from .politeness import Politeness
 from .process import Processor
 from .settings import CrawlSettings
 from .sinks import Sink
 from .spiders import Spider
 from .stats import Stats
+from .urls import origin_of
 
 
 class Engine:
@@ -30,7 +39,7 @@ class Engine:
         spider: the spider run on every page.
         sink: receives every item, from this thread only.
         fetcher: a strategy instance; by default the one ``settings.mode`` names.
-        observer: called with every outcome as it is committed (for measurements).
+        observer: called with every page outcome as it is committed (for measurements).
         processor: replaces the default ``Processor(spider, settings)`` (for recording).
     """
 
@@ -50,11 +59,18 @@ class Engine:
         self.frontier = Frontier(settings)
         self.observer = observer
         self.processor = processor if processor is not None else Processor(spider, settings)
+        self.rng = random.Random()
+        self.politeness = Politeness(settings, self.rng)
+        self._robots_now: deque[Request] = deque()
+        self._robots_later: list[tuple[float, int, Request]] = []
+        self._tiebreak = itertools.count()
         self._errors: Counter[str] = Counter()
         self._ok = 0
         self._failed = 0
         self._items = 0
         self._bytes = 0
+        self._retries = 0
+        self._robots_fetches = 0
         self._latencies: list[float] = []
 
     def run(self, seeds: Iterable[str]) -> Stats:
@@ -66,24 +82,31 @@ class Engine:
         """
         for seed in seeds:
             self.frontier.add_seed(seed)
-        processor = self.processor
         fetcher = self.fetcher
         limit = self.settings.effective_concurrency
         in_flight = 0
         begun = time.perf_counter()
-        fetcher.start(self.settings, processor)
+        fetcher.start(self.settings, self.processor)
         started = time.perf_counter()
         try:
             while True:
+                now = time.perf_counter()
                 while in_flight < limit:
-                    request = self.frontier.pop()
+                    request = self._next_request(now)
                     if request is None:
                         break
                     fetcher.submit(request)
                     in_flight += 1
+                wake = self._wake_time(now)
                 if in_flight == 0:
-                    break
-                for outcome in fetcher.completed():
+                    if wake is None:
+                        break
+                    time.sleep(max(0.0, wake - time.perf_counter()))
+                    continue
+                timeout = None
+                if wake is not None and in_flight < limit:
+                    timeout = max(0.0, wake - time.perf_counter())
+                for outcome in fetcher.completed(timeout):
                     in_flight -= 1
                     self._commit(outcome)
         finally:
@@ -97,20 +120,84 @@ class Engine:
             bytes=self._bytes,
             elapsed=time.perf_counter() - started,
             startup=started - begun,
+            retries=self._retries,
+            robots_fetches=self._robots_fetches,
             errors=dict(self._errors),
             refused=dict(self.frontier.refused),
             left_queued=self.frontier.left_behind(),
             fetch_latencies=tuple(self._latencies),
         )
 
+    def _next_request(self, now: float) -> Request | None:
+        """A robots.txt fetch if one is due, else the next page the rules let start."""
+        politeness = self.politeness
+        for origin in self.frontier.take_new_origins():
+            if politeness.needs_robots(origin):
+                self._robots_now.append(Request(origin + "/robots.txt", purpose="robots"))
+        while self._robots_later and self._robots_later[0][0] <= now:
+            self._robots_now.append(heapq.heappop(self._robots_later)[2])
+        if self._robots_now:
+            self._robots_fetches += 1
+            return self._robots_now.popleft()
+        while True:
+            request = self.frontier.pop(now, politeness.ready)
+            if request is None:
+                return None
+            origin = origin_of(request.url)
+            reason = politeness.refusal(origin, request.url)
+            if reason is None:
+                politeness.started(origin, now)
+                return request
+            self._refuse(request, reason)
+
+    def _wake_time(self, now: float) -> float | None:
+        """The earliest moment something now waiting (a delay, a retry) may start."""
+        times = [t for t in (self.frontier.next_retry(),
+                             self._robots_later[0][0] if self._robots_later else None)
+                 if t is not None]
+        for origin in self.frontier.origins():
+            start = self.politeness.next_start(origin)
+            if start is not None and start > now:
+                times.append(start)
+        return min(times) if times else None
+
+    def _refuse(self, request: Request, reason: str) -> None:
+        if request.depth == 0 and not request.hops:
+            # a seed the user asked for gets a record saying why it was not fetched
+            self._commit_page(self.processor.refused(request, reason))
+        else:
+            self.frontier.refused["robots.txt"] += 1
+
+    def _backoff(self, attempt: int) -> float:
+        return float(self.settings.retry_backoff * 2**attempt * self.rng.uniform(0.5, 1.5))
+
     def _commit(self, outcome: Outcome) -> None:
         request = outcome.request
-        if self.observer is not None:
-            self.observer(outcome)
         self._bytes += outcome.nbytes
+        if request.purpose == "robots":
+            self._commit_robots(outcome)
+            return
+        origin = origin_of(request.url)
+        self.politeness.finished(origin)
         self._latencies.append(outcome.timing.ttfb + outcome.timing.download)
+        if outcome.retry:
+            self._retries += 1
+            now = time.perf_counter()
+            wait = self._backoff(request.attempt)
+            if outcome.retry_after is not None:
+                pause = min(outcome.retry_after, self.settings.retry_after_cap)
+                self.politeness.slow_down(origin, pause, now)
+                wait = max(wait, pause)
+            retry = replace(request, attempt=request.attempt + 1)
+            self.frontier.retry_later(retry, now + wait)
+            return
         if outcome.redirect is not None:
             self.frontier.add_redirect(request, outcome.redirect)
+        self._commit_page(outcome)
+
+    def _commit_page(self, outcome: Outcome) -> None:
+        if self.observer is not None:
+            self.observer(outcome)
         if outcome.error is None:
             self._ok += 1
         else:
@@ -120,7 +207,29 @@ class Engine:
         for item in outcome.items:
             write(item)
         self._items += len(outcome.items)
-        depth = request.depth + 1
+        depth = outcome.request.depth + 1
         add = self.frontier.add_link
         for url in outcome.follow:
             add(url, depth)
+
+    def _commit_robots(self, outcome: Outcome) -> None:
+        request = outcome.request
+        origin = origin_of(request.hops[0] if request.hops else request.url)
+        politeness = self.politeness
+        if outcome.retry:
+            self._retries += 1
+            wait = self._backoff(request.attempt)
+            if outcome.retry_after is not None:
+                wait = max(wait, min(outcome.retry_after, self.settings.retry_after_cap))
+            retry = replace(request, attempt=request.attempt + 1)
+            heapq.heappush(self._robots_later,
+                           (time.perf_counter() + wait, next(self._tiebreak), retry))
+        elif outcome.redirect is not None:
+            if politeness.robots_redirect(origin):
+                hop = Request(outcome.redirect, purpose="robots", hops=(*request.hops, request.url))
+                self._robots_now.append(hop)
+            else:  # RFC 9309: after five redirects robots.txt may be taken as unavailable
+                politeness.set_robots(origin, 404, None)
+        else:
+            status = outcome.status if outcome.error is None else None
+            politeness.set_robots(origin, status, outcome.text, outcome.error)

@@ -5,16 +5,23 @@ Pure bookkeeping with no I/O and no locks: only the engine's thread touches it.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 
 from .models import Request
 from .settings import CrawlSettings
-from .urls import canonicalize, host_of
+from .urls import canonicalize, host_of, origin_of
+
+MAX_SEGMENT_REPEATS = 3
+MAX_PATH_SEGMENTS = 40
 
 
 class Frontier:
-    """A FIFO queue of requests (so the crawl is breadth-first) with a seen set.
+    """Queued requests, one FIFO per origin (so each origin is crawled breadth-first),
+    served round-robin across origins, plus a timed queue of retries.
 
     Every URL enters the seen set when it is accepted, so it is fetched at most
     once per crawl, whichever strategy runs and in whatever order pages finish.
@@ -22,14 +29,37 @@ class Frontier:
 
     def __init__(self, settings: CrawlSettings) -> None:
         self.settings = settings
-        self._queue: deque[Request] = deque()
+        self._queues: dict[str, deque[Request]] = {}
+        self._ring: deque[str] = deque()
+        self._delayed: list[tuple[float, int, Request]] = []
+        self._tiebreak = itertools.count()
+        self._new_origins: list[str] = []
         self._seen: set[str] = set()
+        self._size = 0
         self.allowed_hosts: set[str] = set()
         self.pages_started = 0
         self.refused: Counter[str] = Counter()
 
     def __len__(self) -> int:
-        return len(self._queue)
+        return self._size + len(self._delayed)
+
+    def _push(self, request: Request, front: bool = False) -> None:
+        origin = origin_of(request.url)
+        queue = self._queues.get(origin)
+        if queue is None:
+            queue = self._queues[origin] = deque()
+            self._ring.append(origin)
+            self._new_origins.append(origin)
+        if front:
+            queue.appendleft(request)
+        else:
+            queue.append(request)
+        self._size += 1
+
+    def take_new_origins(self) -> list[str]:
+        """Origins that got their first queued request since the last call."""
+        new, self._new_origins = self._new_origins, []
+        return new
 
     def add_seed(self, url: str) -> bool:
         """Accept a seed URL (depth 0). Returns False if it was already seen.
@@ -43,7 +73,7 @@ class Frontier:
             self.refused["duplicate"] += 1
             return False
         self._seen.add(canonical)
-        self._queue.append(Request(canonical, 0, queued_at=time.perf_counter()))
+        self._push(Request(canonical, 0, queued_at=time.perf_counter()))
         return True
 
     def add_link(self, url: str, depth: int) -> bool:
@@ -53,7 +83,7 @@ class Frontier:
             self.refused[reason] += 1
             return False
         self._seen.add(url)
-        self._queue.append(Request(url, depth, queued_at=time.perf_counter()))
+        self._push(Request(url, depth, queued_at=time.perf_counter()))
         return True
 
     def add_redirect(self, request: Request, target: str) -> bool:
@@ -71,8 +101,12 @@ class Frontier:
             return False
         self._seen.add(target)
         hops = (*request.hops, request.url)
-        self._queue.append(Request(target, request.depth, hops, time.perf_counter()))
+        self._push(Request(target, request.depth, hops, time.perf_counter()))
         return True
+
+    def retry_later(self, request: Request, not_before: float) -> None:
+        """Queue another attempt at ``request`` once ``not_before`` has passed."""
+        heapq.heappush(self._delayed, (not_before, next(self._tiebreak), request))
 
     def _refusal(self, url: str, depth: int) -> str | None:
         settings = self.settings
@@ -86,19 +120,57 @@ class Frontier:
             return "not allowed"
         if any(p.search(url) for p in settings.deny_re):
             return "denied"
+        if _looks_like_a_trap(url):
+            return "trap"
         return None
 
-    def pop(self) -> Request | None:
-        """The next request to fetch, or None when the queue is empty or the page
-        limit is reached."""
-        if not self._queue:
-            return None
+    def pop(self, now: float, ready: Callable[[str, float], bool]) -> Request | None:
+        """The next request whose origin is ``ready``, or None.
+
+        Retries whose time has come go first on their origin. New pages stop
+        coming out once ``max_pages`` were started; retries still do.
+        """
+        while self._delayed and self._delayed[0][0] <= now:
+            self._push(heapq.heappop(self._delayed)[2], front=True)
         limit = self.settings.max_pages
-        if limit is not None and self.pages_started >= limit:
-            return None
-        self.pages_started += 1
-        return self._queue.popleft()
+        full = limit is not None and self.pages_started >= limit
+        ring = self._ring
+        for _ in range(len(ring)):
+            origin = ring[0]
+            ring.rotate(-1)
+            queue = self._queues[origin]
+            if (full and queue[0].attempt == 0) or not ready(origin, now):
+                continue
+            request = queue.popleft()
+            self._size -= 1
+            if not queue:
+                del self._queues[origin]
+                ring.remove(origin)
+            if request.attempt == 0:
+                self.pages_started += 1
+            return request
+        return None
+
+    def origins(self) -> list[str]:
+        """Origins with queued requests."""
+        return list(self._ring)
+
+    def next_retry(self) -> float | None:
+        """When the earliest waiting retry is due, if any."""
+        return self._delayed[0][0] if self._delayed else None
 
     def left_behind(self) -> int:
         """Requests still queued (non-zero only when a limit stopped the crawl)."""
-        return len(self._queue)
+        return len(self)
+
+
+def _looks_like_a_trap(url: str) -> bool:
+    """A path with one segment repeated more than three times (``/a/b/a/b/a/b/a/``),
+    or deeper than 40 segments: the shape of calendar and relative-link traps."""
+    path = url[url.index("/", url.index("//") + 2):].split("?", 1)[0]
+    segments = [seg for seg in path.split("/") if seg]
+    if len(segments) > MAX_PATH_SEGMENTS:
+        return True
+    if len(segments) <= MAX_SEGMENT_REPEATS:
+        return False
+    return max(Counter(segments).values()) > MAX_SEGMENT_REPEATS

@@ -2,22 +2,47 @@
 
 from __future__ import annotations
 
+import socket
 import time
+from urllib.parse import urlsplit
 
 import aiohttp
+import aiohttp.abc
 
-from .http_errors import BodyTooLarge, reason_for
+from .http_errors import BodyTooLarge, check_encodings, reason_for
 from .models import FetchResult, Request
+from .netguard import check_ip, is_ip_literal
 from .settings import CrawlSettings
 
 CHUNK = 64 * 1024
+
+
+class _PublicResolver(aiohttp.abc.AbstractResolver):
+    """Resolves like aiohttp's default resolver, refusing non-public answers."""
+
+    def __init__(self) -> None:
+        self._inner = aiohttp.ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[aiohttp.abc.ResolveResult]:
+        answers = await self._inner.resolve(host, port, family)
+        for answer in answers:
+            check_ip(answer["host"])
+        return answers
+
+    async def close(self) -> None:
+        await self._inner.close()
 
 
 def new_session(settings: CrawlSettings) -> aiohttp.ClientSession:
     """One ClientSession for the whole crawl: pooled connections, total timeout per
     request, the crawl's User-Agent. Call from inside the running event loop."""
     connector = aiohttp.TCPConnector(
-        limit=settings.effective_concurrency, limit_per_host=0, ttl_dns_cache=300
+        limit=settings.effective_concurrency,
+        limit_per_host=0,
+        ttl_dns_cache=300,
+        resolver=_PublicResolver() if settings.block_private else None,
     )
     return aiohttp.ClientSession(
         connector=connector,
@@ -36,12 +61,17 @@ async def fetch(
     status: int | None = None
     headers: dict[str, str] = {}
     try:
+        if settings.block_private:
+            host = urlsplit(request.url).hostname or ""
+            if is_ip_literal(host):  # aiohttp connects to literals without resolving
+                check_ip(host)
         async with session.get(request.url, allow_redirects=False) as response:
             first_byte = time.perf_counter()
             status = response.status
             for key, value in response.headers.items():
                 key = key.lower()
                 headers[key] = f"{headers[key]}, {value}" if key in headers else value
+            check_encodings(response.headers.get("Content-Encoding"))
             declared = response.content_length
             if declared is not None and declared > settings.max_bytes:
                 raise BodyTooLarge(declared)

@@ -12,6 +12,8 @@ import socket
 import ssl
 from collections.abc import Iterator
 
+from .netguard import BLOCKED_REASON, BlockedAddress
+
 TIMEOUT = "timeout"
 REFUSED = "connection refused"
 RESET = "connection reset"
@@ -25,6 +27,24 @@ CONNECTION = "connection error"
 
 class BodyTooLarge(Exception):
     """Raised inside a fetch when a body passes ``max_bytes``."""
+
+
+class TooManyEncodings(Exception):
+    """Raised inside a fetch when a response stacks more Content-Encodings than allowed."""
+
+
+MAX_ENCODINGS = 2
+"""Content-Encodings a response may stack (``gzip, br`` passes; three do not)."""
+TOO_MANY_ENCODINGS = "too many content encodings"
+
+
+def check_encodings(value: str | None) -> None:
+    """Raise :class:`TooManyEncodings` for a Content-Encoding header stacking too many."""
+    if value:
+        parts = (part.strip().lower() for part in value.split(","))
+        codings = [c for c in parts if c and c != "identity"]
+        if len(codings) > MAX_ENCODINGS:
+            raise TooManyEncodings(value)
 
 
 class Deadline(Exception):
@@ -76,6 +96,10 @@ def reason_for(exc: BaseException) -> str:
     for err in chain:
         if isinstance(err, BodyTooLarge):
             return TOO_LARGE
+        if isinstance(err, BlockedAddress):
+            return BLOCKED_REASON
+        if isinstance(err, TooManyEncodings):
+            return TOO_MANY_ENCODINGS
         if isinstance(err, (Deadline, TimeoutError, asyncio.TimeoutError, socket.timeout)):
             return TIMEOUT
     names = " ".join(type(err).__name__ for err in chain)

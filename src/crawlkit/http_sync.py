@@ -6,16 +6,53 @@ under the crawl's limits; it never raises for a failed page.
 
 from __future__ import annotations
 
+import socket
 import time
+from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from .http_errors import BodyTooLarge, Deadline, reason_for
+from .http_errors import BodyTooLarge, Deadline, check_encodings, reason_for
 from .models import FetchResult, Request
+from .netguard import resolve_public
 from .settings import CrawlSettings
 
 CHUNK = 64 * 1024
+
+
+class _GuardedHTTPConnection(HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        infos = resolve_public(self._dns_host, self.port)
+        self._dns_host = str(infos[0][4][0])  # connect to the address that was checked
+        return super()._new_conn()
+
+
+class _GuardedHTTPSConnection(HTTPSConnection):
+    def _new_conn(self) -> socket.socket:
+        infos = resolve_public(self._dns_host, self.port)
+        self._dns_host = str(infos[0][4][0])
+        return super()._new_conn()
+
+
+class _GuardedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _GuardedHTTPConnection
+
+
+class _GuardedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _GuardedHTTPSConnection
+
+
+class _GuardedAdapter(HTTPAdapter):
+    """An adapter whose connections refuse non-public addresses (``--block-private``)."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _GuardedHTTPPool, "https": _GuardedHTTPSPool,
+        }
 
 
 def new_session(settings: CrawlSettings, pool_size: int | None = None) -> requests.Session:
@@ -25,7 +62,8 @@ def new_session(settings: CrawlSettings, pool_size: int | None = None) -> reques
     session.headers["User-Agent"] = settings.user_agent
     session.max_redirects = settings.max_redirects
     size = pool_size or settings.effective_concurrency
-    adapter = HTTPAdapter(pool_connections=max(10, size), pool_maxsize=size, max_retries=0)
+    adapter_cls = _GuardedAdapter if settings.block_private else HTTPAdapter
+    adapter = adapter_cls(pool_connections=max(10, size), pool_maxsize=size, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
@@ -55,6 +93,7 @@ def fetch(session: requests.Session, request: Request, settings: CrawlSettings) 
             first_byte = time.perf_counter()
             status = response.status_code
             headers = {k.lower(): v for k, v in response.headers.items()}
+            check_encodings(headers.get("content-encoding"))
             declared = headers.get("content-length", "")
             if declared.isdigit() and int(declared) > settings.max_bytes:
                 raise BodyTooLarge(declared)

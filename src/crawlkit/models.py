@@ -28,12 +28,16 @@ class Request:
             keeps the depth of the page that redirected).
         hops: the redirect chain that led here, oldest first (empty for a link).
         queued_at: ``time.perf_counter()`` when the request entered the queue.
+        attempt: 0 for the first try, then 1, 2, ... for retries.
+        purpose: ``"page"``, or ``"robots"`` for a robots.txt fetch.
     """
 
     url: str
     depth: int = 0
     hops: tuple[str, ...] = ()
     queued_at: float = 0.0
+    attempt: int = 0
+    purpose: str = "page"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +121,9 @@ class Outcome:
 
     ``items`` go to the output and ``follow`` URLs to the frontier. For a 3xx
     response, ``redirect`` is the target, which the frontier queues as a page of
-    its own.
+    its own. ``retry`` asks for another attempt (nothing was given to the spider),
+    not before ``retry_after`` seconds when the server said so. ``text`` carries
+    a robots.txt body.
     """
 
     request: Request
@@ -127,6 +133,9 @@ class Outcome:
     items: tuple[Item, ...] = ()
     follow: tuple[str, ...] = ()
     redirect: str | None = None
+    retry: bool = False
+    retry_after: float | None = None
+    text: str | None = None
     content_type: str = ""
     nbytes: int = 0
     timing: Timing = field(default_factory=Timing)

@@ -10,14 +10,38 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import replace
+from datetime import timezone
+from email.utils import parsedate_to_datetime
 
-from .models import Failure, FetchResult, Item, Outcome, Page, Timing
+from .models import Failure, FetchResult, Item, Outcome, Page, Request, Timing
 from .parse import content_type_of, decode_body, extract, is_html
 from .settings import CrawlSettings
 from .spiders import Spider
 from .urls import resolve_link
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+FINAL_ERRORS = frozenset({
+    "too large", "invalid url", "bad content encoding", "too many content encodings",
+    "blocked: private address", "too many redirects",
+})
+"""Fetch errors that another attempt cannot cure; every other error is retried."""
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 class Processor:
@@ -32,6 +56,7 @@ class Processor:
         self.spider = spider
         self.follow = settings.follow
         self.max_redirects = settings.max_redirects
+        self.retries = settings.retries
 
     def __call__(self, result: FetchResult) -> Outcome:
         request = result.request
@@ -40,14 +65,46 @@ class Processor:
             ttfb=max(0.0, result.first_byte - result.started),
             download=max(0.0, result.finished - result.first_byte),
         )
+        may_retry = request.attempt < self.retries
         if result.error is not None:
+            if may_retry and result.error not in FINAL_ERRORS:
+                return self._retry(result, timing)
+            if request.purpose == "robots":
+                return Outcome(request, request.url, result.status, result.error, timing=timing)
             return self._failure(result, result.error, timing)
         status = result.status or 0
+        if status in RETRY_STATUSES and may_retry:
+            return self._retry(result, timing)
+        if request.purpose == "robots":
+            return self._robots(result, timing)
         if status in REDIRECT_STATUSES and "location" in result.headers:
             return self._redirect(result, timing)
         if status >= 400:
             return self._failure(result, f"http {status}", timing)
         return self._page(result, timing)
+
+    def _retry(self, result: FetchResult, timing: Timing) -> Outcome:
+        request = result.request
+        error = result.error or f"http {result.status}"
+        return Outcome(
+            request, request.url, result.status, error, retry=True,
+            retry_after=parse_retry_after(result.headers.get("retry-after")),
+            nbytes=len(result.body), timing=timing,
+        )
+
+    def _robots(self, result: FetchResult, timing: Timing) -> Outcome:
+        request = result.request
+        status = result.status or 0
+        target = None
+        if status in REDIRECT_STATUSES and "location" in result.headers:
+            target = resolve_link(request.url, result.headers["location"])
+        text = decode_body(result.body, result.headers) if 200 <= status < 300 else None
+        return Outcome(request, request.url, result.status, None, redirect=target, text=text,
+                       nbytes=len(result.body), timing=timing)
+
+    def refused(self, request: Request, reason: str) -> Outcome:
+        """The outcome of a page the crawl refused to fetch (robots.txt, for one)."""
+        return self._failure(FetchResult(request, None, {}, b"", reason), reason, Timing())
 
     def _redirect(self, result: FetchResult, timing: Timing) -> Outcome:
         request = result.request

@@ -12,6 +12,8 @@ MODES: tuple[str, ...] = ("sync", "threaded", "threadpool", "multiprocess", "asy
 """Every fetch strategy, by the name the CLI and :func:`crawlkit.crawl` accept."""
 
 DEFAULT_USER_AGENT = f"crawlkit/{__version__} (+https://pypi.org/project/crawlkit/)"
+ROBOTS_AGENT = "crawlkit"
+"""The product token matched against robots.txt ``User-agent`` lines."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,15 @@ class CrawlSettings:
         max_redirects: redirect hops followed before the page fails.
         max_bytes: largest body accepted, in bytes.
         user_agent: the User-Agent header sent with every request.
+        per_host: requests in flight at once to one origin (scheme, host, port).
+        delay: seconds between two request starts on one origin.
+        jitter: vary each delay uniformly between 0.5x and 1.5x.
+        obey_robots: fetch robots.txt per origin and obey it (RFC 9309).
+        retries: extra attempts for a page after a transient failure.
+        retry_backoff: base of the exponential backoff between attempts, seconds.
+        retry_after_cap: longest ``Retry-After`` honoured, seconds.
+        block_private: refuse hosts that resolve to loopback, private, link-local
+            or otherwise non-global addresses (checked at connect time, every hop).
     """
 
     mode: str = "async"
@@ -47,6 +58,14 @@ class CrawlSettings:
     max_redirects: int = 10
     max_bytes: int = 10 * 1024 * 1024
     user_agent: str = DEFAULT_USER_AGENT
+    per_host: int = 8
+    delay: float = 0.0
+    jitter: bool = False
+    obey_robots: bool = True
+    retries: int = 2
+    retry_backoff: float = 0.5
+    retry_after_cap: float = 60.0
+    block_private: bool = False
     allow_re: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
     deny_re: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
 
@@ -63,6 +82,14 @@ class CrawlSettings:
             raise UsageError(f"timeout must be positive, got {self.timeout}")
         if self.max_redirects < 0:
             raise UsageError(f"max_redirects must be 0 or more, got {self.max_redirects}")
+        if isinstance(self.per_host, bool) or self.per_host < 1:
+            raise UsageError(f"per_host must be at least 1, got {self.per_host}")
+        if self.delay < 0:
+            raise UsageError(f"delay must be 0 or more, got {self.delay}")
+        if self.retries < 0:
+            raise UsageError(f"retries must be 0 or more, got {self.retries}")
+        if self.retry_backoff < 0 or self.retry_after_cap < 0:
+            raise UsageError("retry_backoff and retry_after_cap must be 0 or more")
         if self.max_bytes < 1:
             raise UsageError(f"max_bytes must be positive, got {self.max_bytes}")
         object.__setattr__(self, "allow", tuple(self.allow))

@@ -20,6 +20,8 @@ class Stats:
         elapsed: wall-clock seconds from the first request to the last record.
         startup: seconds the strategy took to start (threads, loops, processes),
             before the first request; not part of ``elapsed``.
+        retries: extra attempts made after transient failures.
+        robots_fetches: robots.txt requests made (redirect hops and retries included).
         errors: failed pages counted by reason.
         refused: URLs offered to the frontier and not queued, counted by reason.
         left_queued: URLs accepted but never fetched because a limit stopped the crawl.
@@ -33,6 +35,8 @@ class Stats:
     bytes: int = 0
     elapsed: float = 0.0
     startup: float = 0.0
+    retries: int = 0
+    robots_fetches: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     refused: dict[str, int] = field(default_factory=dict)
     left_queued: int = 0
@@ -54,9 +58,14 @@ class Stats:
             f"crawlkit [{self.mode}]: {self.pages_ok} ok, {self.pages_failed} failed, "
             f"{self.items} items in {self.elapsed:.2f}s ({self.pages_per_second:.1f} pages/s)"
         )
+        if self.retries:
+            line += f"; {self.retries} retries"
         if self.errors:
-            top = Counter(self.errors).most_common(5)
-            line += "; errors: " + ", ".join(f"{reason} x{n}" for reason, n in top)
+            every = Counter(self.errors).most_common()
+            line += "; errors: " + ", ".join(f"{reason} x{n}" for reason, n in every)
+        if self.refused:
+            every = Counter(self.refused).most_common()
+            line += "; not followed: " + ", ".join(f"{reason} x{n}" for reason, n in every)
         return line
 
     def as_dict(self) -> dict[str, Any]:
@@ -69,6 +78,8 @@ class Stats:
             "bytes": self.bytes,
             "elapsed": self.elapsed,
             "startup": self.startup,
+            "retries": self.retries,
+            "robots_fetches": self.robots_fetches,
             "pages_per_second": self.pages_per_second,
             "errors": dict(self.errors),
             "refused": dict(self.refused),

@@ -94,6 +94,11 @@ def resolve_link(base: str, href: str) -> str | None:
         return None
 
 
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of a canonical URL (whose path always starts with ``/``)."""
+    return url[: url.index("/", url.index("//") + 2)]
+
+
 def host_of(url: str) -> str:
     """The lower-case host (with port, when not the default) of a canonical URL."""
     netloc = urlsplit(url).netloc

@@ -10,7 +10,7 @@ Life cycle, always from the engine's single thread::
 
     fetcher.start(settings, processor)
     fetcher.submit(request)        # any number of times, never blocks for long
-    fetcher.completed()            # blocks until >= 1 outcome is ready, returns them all
+    fetcher.completed(timeout)     # waits up to timeout for outcomes, returns all ready
     fetcher.close()                # always called, also after an error
 """
 
@@ -42,9 +42,10 @@ class Fetcher(Protocol):
         """Start fetching ``request``. Must return promptly (except in ``sync``,
         where running the fetch in the caller is the point)."""
 
-    def completed(self) -> list[Outcome]:
-        """Block until at least one submitted request has an outcome; return every
-        outcome ready now, each exactly once.
+    def completed(self, timeout: float | None = None) -> list[Outcome]:
+        """Wait until at least one submitted request has an outcome, or ``timeout``
+        seconds (``None``: no limit); return every outcome ready now, each exactly
+        once (an empty list when the timeout passed first).
 
         Raises:
             FetcherError: the strategy's machinery failed (not a failed page).
@@ -75,9 +76,12 @@ class OutcomeQueue:
         """Called by workers: one outcome, or the exception that broke them."""
         self._queue.put(value)
 
-    def drain(self) -> list[Outcome]:
-        """Block for one value, then take every value already waiting."""
-        values = [self._queue.get()]
+    def drain(self, timeout: float | None = None) -> list[Outcome]:
+        """Wait up to ``timeout`` for one value, then take every value already waiting."""
+        try:
+            values = [self._queue.get(timeout=timeout)]
+        except queue.Empty:
+            return []
         while True:
             try:
                 values.append(self._queue.get_nowait())

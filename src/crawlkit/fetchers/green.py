@@ -154,8 +154,8 @@ class GeventFetcher:
         with self._send_lock:
             _send(self._sock, request)
 
-    def completed(self) -> list[Outcome]:
-        return self._outcomes.drain()
+    def completed(self, timeout: float | None = None) -> list[Outcome]:
+        return self._outcomes.drain(timeout)
 
     def close(self) -> None:
         self._closing.set()

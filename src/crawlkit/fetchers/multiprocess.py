@@ -86,8 +86,8 @@ class MultiprocessFetcher:
     def submit(self, request: Request) -> None:
         self._runner.submit(request)
 
-    def completed(self) -> list[Outcome]:
-        return self._runner.outcomes.drain()
+    def completed(self, timeout: float | None = None) -> list[Outcome]:
+        return self._runner.outcomes.drain(timeout)
 
     def close(self) -> None:
         try:

@@ -30,7 +30,7 @@ class SyncFetcher:
     def submit(self, request: Request) -> None:
         self._pending.append(request)
 
-    def completed(self) -> list[Outcome]:
+    def completed(self, timeout: float | None = None) -> list[Outcome]:
         request = self._pending.popleft()
         return [self._processor(http_sync.fetch(self._session, request, self._settings))]
 

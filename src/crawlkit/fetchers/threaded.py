@@ -70,8 +70,8 @@ class ThreadedFetcher:
     def submit(self, request: Request) -> None:
         self.requests.put(request)
 
-    def completed(self) -> list[Outcome]:
-        return self.outcomes.drain()
+    def completed(self, timeout: float | None = None) -> list[Outcome]:
+        return self.outcomes.drain(timeout)
 
     def close(self) -> None:
         self.stopping.set()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import TimeoutError as FuturesTimeout
 from typing import ClassVar
 
 import requests
@@ -56,8 +57,11 @@ class ThreadPoolFetcher:
     def submit(self, request: Request) -> None:
         self._pending.add(self._pool.submit(self._work, request))
 
-    def completed(self) -> list[Outcome]:
-        next(iter(as_completed(self._pending)))  # blocks until one is done
+    def completed(self, timeout: float | None = None) -> list[Outcome]:
+        try:
+            next(iter(as_completed(self._pending, timeout)))  # waits for the first to finish
+        except FuturesTimeout:
+            return []
         done = [future for future in self._pending if future.done()]
         self._pending.difference_update(done)
         return [future.result() for future in done]

@@ -4,8 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import gzip
 import socket
+import struct
 import threading
+import time
+import zlib
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+
+import brotli
+from aiohttp import web
+
+from crawlkit.demo import LoopbackServer
 
 
 class FaultServer:
@@ -65,6 +77,8 @@ class FaultServer:
                     writer.write(b"x")
                     await writer.drain()
                     await asyncio.sleep(0.2)
+            elif path in HOSTILE:
+                await HOSTILE[path](self, writer)
             else:
                 writer.write(b"HTTP/1.1 404 Not Found\r\nConnection: close\r\n"
                              b"Content-Length: 0\r\n\r\n")
@@ -80,6 +94,8 @@ class FaultServer:
         self.port = self._server.sockets[0].getsockname()[1]
 
     def start(self) -> str:
+        for coding in ("gzip", "deflate", "br"):
+            _bomb(coding)
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
         return self.url
@@ -101,8 +117,200 @@ class FaultServer:
         self._loop.close()
 
 
+def _response(status: str, headers: dict[str, str], body: bytes) -> bytes:
+    head = f"HTTP/1.1 {status}\r\nConnection: close\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    if "Transfer-Encoding" not in headers and "Content-Length" not in headers:
+        head += f"Content-Length: {len(body)}\r\n"
+    return head.encode("latin-1") + b"\r\n" + body
+
+
+_BOMB_SIZE = 20 * 1024 * 1024  # 20 MiB of zeros: compresses to a few KB
+
+
+@functools.cache
+def _bomb(coding: str) -> bytes:
+    """Compressed once per session, not per request (compressing 20 MiB takes a while)."""
+    zeros = b"\0" * _BOMB_SIZE
+    if coding == "gzip":
+        return gzip.compress(zeros, compresslevel=6)
+    if coding == "deflate":
+        return zlib.compress(zeros, 6)
+    return bytes(brotli.compress(zeros, quality=4))
+
+
+async def _gzip_bomb(server: FaultServer, writer: asyncio.StreamWriter) -> None:
+    body = _bomb("gzip")
+    writer.write(_response("200 OK", {"Content-Type": "text/html",
+                                      "Content-Encoding": "gzip"}, body))
+
+
+async def _deflate_bomb(server: FaultServer, writer: asyncio.StreamWriter) -> None:
+    body = _bomb("deflate")
+    writer.write(_response("200 OK", {"Content-Type": "text/html",
+                                      "Content-Encoding": "deflate"}, body))
+
+
+async def _brotli_bomb(server: FaultServer, writer: asyncio.StreamWriter) -> None:
+    body = _bomb("br")
+    writer.write(_response("200 OK", {"Content-Type": "text/html",
+                                      "Content-Encoding": "br"}, body))
+
+
+async def _stacked(server: FaultServer, writer: asyncio.StreamWriter) -> None:
+    body = b"<title>stacked</title>"
+    for _ in range(4):
+        body = gzip.compress(body)
+    writer.write(_response("200 OK", {"Content-Type": "text/html",
+                                      "Content-Encoding": "gzip, gzip, gzip, gzip"}, body))
+
+
+async def _gzip_ok(server: FaultServer, writer: asyncio.StreamWriter) -> None:
+    body = gzip.compress(b"<title>zipped</title>")
+    writer.write(_response("200 OK", {"Content-Type": "text/html",
+                                      "Content-Encoding": "gzip"}, body))
+
+
+async def _reset_mid_body(server: FaultServer, writer: asyncio.StreamWriter) -> None:
+    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 5000\r\n\r\n"
+                 + b"x" * 500)
+    await writer.drain()
+    await asyncio.sleep(0.05)
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST
+
+
+async def _chunked_forever(server: FaultServer, writer: asyncio.StreamWriter) -> None:
+    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+                 b"Transfer-Encoding: chunked\r\n\r\n")
+    while True:
+        writer.write(b"10\r\n" + b"y" * 16 + b"\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.05)
+
+
+async def _image(server: FaultServer, writer: asyncio.StreamWriter) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+    writer.write(_response("200 OK", {"Content-Type": "image/png"}, png))
+
+
+async def _empty(server: FaultServer, writer: asyncio.StreamWriter) -> None:
+    writer.write(_response("200 OK", {"Content-Type": "text/html"}, b""))
+
+
+async def _no_type(server: FaultServer, writer: asyncio.StreamWriter) -> None:
+    writer.write(_response("200 OK", {}, b"%PDF-1.4 not html"))
+
+
+async def _bad_charset(server: FaultServer, writer: asyncio.StreamWriter) -> None:
+    body = b"<title>bad \xff\xfe bytes</title>"
+    writer.write(_response("200 OK", {"Content-Type": "text/html; charset=utf-8"}, body))
+
+
+async def _meta_charset(server: FaultServer, writer: asyncio.StreamWriter) -> None:
+    body = '<meta charset="windows-1251"><title>\u043f\u0440\u0438\u0432\u0435\u0442</title>'
+    writer.write(_response("200 OK", {"Content-Type": "text/html"}, body.encode("cp1251")))
+
+
+async def _nested(server: FaultServer, writer: asyncio.StreamWriter) -> None:
+    body = b"<title>deep</title>" + b"<div>" * 100_000 + b"<a href='/ok'>x</a>"
+    writer.write(_response("200 OK", {"Content-Type": "text/html"}, body))
+
+
+async def _malformed(server: FaultServer, writer: asyncio.StreamWriter) -> None:
+    body = b"<html><title>broken</title><body><div><a href='/ok'>x<p></span></td><a href=/empty>y"
+    writer.write(_response("200 OK", {"Content-Type": "text/html"}, body))
+
+
+async def _redirect_file(server: FaultServer, writer: asyncio.StreamWriter) -> None:
+    writer.write(_response("302 Found", {"Location": "file:///etc/passwd"}, b""))
+
+
+async def _redirect_self(server: FaultServer, writer: asyncio.StreamWriter) -> None:
+    writer.write(_response("302 Found", {"Location": "/redirect-self"}, b""))
+
+
+HOSTILE = {
+    "/gzip-bomb": _gzip_bomb,
+    "/deflate-bomb": _deflate_bomb,
+    "/br-bomb": _brotli_bomb,
+    "/stacked": _stacked,
+    "/gzip-ok": _gzip_ok,
+    "/reset-mid-body": _reset_mid_body,
+    "/chunked-forever": _chunked_forever,
+    "/image": _image,
+    "/empty": _empty,
+    "/no-type": _no_type,
+    "/bad-charset": _bad_charset,
+    "/meta-charset": _meta_charset,
+    "/nested": _nested,
+    "/malformed": _malformed,
+    "/redirect-file": _redirect_file,
+    "/redirect-self": _redirect_self,
+}
+
+
 def closed_port() -> int:
     """A loopback port with nothing listening on it (connections are refused)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+class PoliteServer(LoopbackServer):
+    """An aiohttp site that watches how it is crawled.
+
+    ``/robots.txt``       ``robots`` text (status ``robots_status``)
+    ``/p/{i}``            page i of ``pages``, linking to i+1 and to ``/private/{i}``
+    ``/private/{i}``      a page robots.txt may forbid
+    ``/retry/{key}``      503 (``Retry-After: after``) for the first ``fails`` requests
+    ``/retry-date/{key}`` like ``/retry`` with an HTTP-date Retry-After
+    It records every request start (time, path) and the most requests in flight.
+    """
+
+    def __init__(self, pages: int = 10, latency: float = 0.0, robots: str = "",
+                 robots_status: int = 200) -> None:
+        super().__init__()
+        self.pages = pages
+        self.latency = latency
+        self.robots = robots
+        self.robots_status = robots_status
+        self.starts: list[tuple[float, str]] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.counts: dict[str, int] = {}
+
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        path = request.path
+        self.starts.append((time.perf_counter(), path))
+        self.counts[path] = self.counts.get(path, 0) + 1
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            if path == "/robots.txt":
+                return web.Response(status=self.robots_status, text=self.robots)
+            if path.startswith(("/retry/", "/retry-date/")):
+                fails = int(request.query.get("fails", "1"))
+                after = request.query.get("after", "0")
+                if self.counts[path] <= fails:
+                    if path.startswith("/retry-date/"):
+                        when = datetime.now(timezone.utc) + timedelta(seconds=int(after))
+                        after = format_datetime(when, usegmt=True)
+                    return web.Response(status=503, headers={"Retry-After": after})
+                return web.Response(text="<title>recovered</title>", content_type="text/html")
+            if path.startswith(("/p/", "/private/")):
+                i = int(path.rsplit("/", 1)[1])
+                links = ""
+                if path.startswith("/p/") and i + 1 < self.pages:
+                    links = f'<a href="/p/{i + 1}">next</a><a href="/private/{i}">private</a>'
+                return web.Response(text=f"<title>{path}</title>{links}", content_type="text/html")
+            return web.Response(status=404)
+        finally:
+            self.in_flight -= 1
+
+    def gaps(self, prefix: str) -> list[float]:
+        """Seconds between successive request starts on paths under ``prefix``."""
+        times = [t for t, p in self.starts if p.startswith(prefix)]
+        return [b - a for a, b in zip(times, times[1:], strict=False)]

@@ -58,3 +58,22 @@ def test_content_type_and_html_sniffing():
     assert not is_html("application/pdf", b"<html>")
     assert is_html("", b"  <!doctype html>")
     assert not is_html("", b"%PDF-1.4")
+
+
+def test_linear_scan_agrees_with_the_tree_parser_on_ordinary_pages():
+    from crawlkit.demo import SiteSpec, render_page
+    from crawlkit.parse import extract_by_scan
+
+    page = render_page(SiteSpec(page_bytes=50_000), 10).decode()
+    assert extract_by_scan(page, "http://h/page/10") == extract(page, "http://h/page/10")
+    based = '<base href="http://o/b/"><title>a &amp; b</title><a href=\'x\'>1</a><a href=y>2</a>'
+    assert extract_by_scan(based, "http://h/") == extract(based, "http://h/")
+
+
+def test_deep_nesting_takes_the_linear_path():
+    from crawlkit import parse
+
+    deep = "<title>deep</title>" + "<div>" * 100_000 + "<a href='/z'>z</a>"
+    assert parse._unclosed_tags(deep) > parse.DEEP_TAGS // 2
+    wide = "<title>wide</title>" + "<p>x</p>" * 20_000
+    assert parse._unclosed_tags(wide) == 0  # many tags, all closed: the tree parser is used

@@ -8,6 +8,7 @@ is rarely the bottleneck; the BeautifulSoup tree spiders may ask for
 from __future__ import annotations
 
 import codecs
+import html
 import re
 from collections.abc import Mapping
 
@@ -74,13 +75,23 @@ def decode_body(body: bytes, headers: Mapping[str, str]) -> str:
     return body[skip:].decode(encoding, errors="replace")
 
 
+DEEP_TAGS = 10_000
+"""Above this many tags, a document is checked for pathological nesting."""
+
+
 def extract(text: str, base_url: str) -> tuple[str | None, tuple[str, ...]]:
     """Return the page title (whitespace collapsed) and its canonical absolute links.
 
     Links honour ``<base href>``, lose their fragment, keep document order and
     appear once each. Links a crawler must not follow are left out (see
     :func:`crawlkit.urls.resolve_link`).
+
+    HTML5 tree building costs time proportional to the nesting depth for every
+    tag, so a hostile page of 100,000 unclosed ``<div>`` would take many seconds.
+    Documents with that many unclosed tags are read by a linear scan instead.
     """
+    if text.count("<") > DEEP_TAGS and _unclosed_tags(text) > DEEP_TAGS // 2:
+        return extract_by_scan(text, base_url)
     tree = LexborHTMLParser(text)
     title_node = tree.css_first("title")
     title = None
@@ -100,3 +111,40 @@ def extract(text: str, base_url: str) -> tuple[str | None, tuple[str, ...]]:
             if url is not None:
                 links[url] = None
     return title, tuple(links)
+
+
+_TAG_OPEN = re.compile(r"<[a-zA-Z]")
+_TITLE = re.compile(r"<title\b[^>]*>(.*?)</title\s*>", re.I | re.S)
+_LINK_TAG = re.compile(r"<(?:a|area)\b[^>]*>", re.I)
+_BASE_TAG = re.compile(r"<base\b[^>]*>", re.I)
+_HREF = re.compile(r"""\shref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.I)
+_MARKUP = re.compile(r"<[^>]*>")
+
+
+def _unclosed_tags(text: str) -> int:
+    return len(_TAG_OPEN.findall(text)) - text.count("</")
+
+
+def extract_by_scan(text: str, base_url: str) -> tuple[str | None, tuple[str, ...]]:
+    """:func:`extract` by regular expressions, linear in the size of the document."""
+    title = None
+    match = _TITLE.search(text)
+    if match is not None:
+        title = " ".join(html.unescape(_MARKUP.sub("", match.group(1))).split())
+    base = _BASE_TAG.search(text)
+    if base is not None:
+        found = _HREF.search(base.group(0))
+        href = next((g for g in found.groups() if g is not None), "") if found else ""
+        resolved = resolve_link(base_url, html.unescape(href)) if href else None
+        if resolved is not None:
+            base_url = resolved
+    links: dict[str, None] = {}
+    for tag in _LINK_TAG.finditer(text):
+        found = _HREF.search(tag.group(0))
+        if found is None:
+            continue
+        href = html.unescape(next(g for g in found.groups() if g is not None))
+        url = resolve_link(base_url, href)
+        if url is not None:
+            links[url] = None
+    return title or None, tuple(links)

@@ -300,6 +300,15 @@ class PoliteServer(LoopbackServer):
                         after = format_datetime(when, usegmt=True)
                     return web.Response(status=503, headers={"Retry-After": after})
                 return web.Response(text="<title>recovered</title>", content_type="text/html")
+            if path == "/set-cookie":
+                target = request.query.get("to", "/echo")
+                return web.Response(status=302, headers={"Set-Cookie": "session=secret; Path=/",
+                                                         "Location": target})
+            if path == "/echo":
+                cookie = request.headers.get("Cookie", "none")
+                auth = request.headers.get("Authorization", "none")
+                return web.Response(text=f"<title>cookie={cookie} auth={auth}</title>",
+                                    content_type="text/html")
             if path.startswith(("/p/", "/private/")):
                 i = int(path.rsplit("/", 1)[1])
                 links = ""

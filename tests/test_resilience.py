@@ -127,6 +127,16 @@ def test_block_private_refuses_loopback_on_every_hop(mode, fault_server):
     assert allowed[0]["error"] is None
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_no_cookie_or_credential_crosses_a_redirect(mode):
+    with PoliteServer() as server, PoliteServer() as other:
+        seeds = [f"{server.url}/set-cookie?to={other.url}/echo", f"{server.url}/set-cookie"]
+        result = crawlkit.crawl(seeds, mode=mode, same_host=False, concurrency=1)
+        titles = {r["title"] for r in result if r["title"]}
+        assert titles == {"cookie=none auth=none"}
+        assert other.counts["/echo"] == 1 and server.counts["/echo"] == 1
+
+
 def test_traps_and_hostile_links_are_not_followed():
     from crawlkit.frontier import Frontier
     from crawlkit.settings import CrawlSettings

@@ -48,6 +48,7 @@ def new_session(settings: CrawlSettings) -> aiohttp.ClientSession:
         connector=connector,
         timeout=aiohttp.ClientTimeout(total=settings.timeout),
         headers={"User-Agent": settings.user_agent},
+        cookie_jar=aiohttp.DummyCookieJar(),  # stateless, as in every strategy
         auto_decompress=True,
     )
 

@@ -6,6 +6,7 @@ under the crawl's limits; it never raises for a failed page.
 
 from __future__ import annotations
 
+import http.cookiejar
 import socket
 import time
 from typing import Any
@@ -59,6 +60,9 @@ def new_session(settings: CrawlSettings, pool_size: int | None = None) -> reques
     """A Session with the crawl's User-Agent, no automatic retries or redirects,
     and a connection pool sized for ``pool_size`` concurrent requests."""
     session = requests.Session()
+    # no cookie is kept: a stateless crawl behaves the same in every strategy (threaded
+    # workers each have a session) and carries nothing from one origin to another
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
     session.headers["User-Agent"] = settings.user_agent
     session.max_redirects = settings.max_redirects
     size = pool_size or settings.effective_concurrency

@@ -7,8 +7,11 @@ failed (they are records with an ``error``).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, NoReturn
 
@@ -20,6 +23,7 @@ from .seeds import SeedFile, read_seed_file
 from .settings import MODES, CrawlSettings
 from .sinks import JsonLinesSink
 from .spiders import DefaultSpider, Spider, load_spider
+from .state import CrawlState
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -79,6 +83,8 @@ def _add_crawl_flags(p: argparse.ArgumentParser) -> None:
                    help="fetch strategy (default: async)")
     _add_rule_flags(p)
     p.add_argument("--out", metavar="FILE", help="write JSON lines to FILE (default: stdout)")
+    p.add_argument("--state", metavar="FILE.db",
+                   help="keep the crawl in SQLite; the same command again resumes it")
     p.add_argument("--quiet", action="store_true", help="no summary on stderr")
 
 
@@ -254,20 +260,83 @@ def _run(
     seeds: Sequence[str],
     processor: Processor | None = None,
 ) -> int:
+    state = None
     stream: IO[bytes]
-    if args.out:
+    if getattr(args, "state", None):
+        if not args.out:
+            raise UsageError("--state needs --out FILE (the output is resumed with the crawl)")
+        state = CrawlState(args.state, _fingerprint(args, seeds))
+        resume = state.resume()
+        try:
+            stream = open(args.out, "r+b" if not resume.fresh else "wb")  # noqa: SIM115
+        except FileNotFoundError:
+            raise UsageError(f"--state has progress but --out {args.out!r} is gone") from None
+        except OSError as exc:
+            raise UsageError(f"cannot write --out {args.out!r}: {exc.strerror}") from None
+        stream.truncate(resume.out_offset)  # drop records of pages not committed as done
+        stream.seek(resume.out_offset)
+        sink: JsonLinesSink = JsonLinesSink(stream, owned=True)
+    elif args.out:
         try:
             stream = open(args.out, "wb")  # noqa: SIM115 - closed by the sink
         except OSError as exc:
             raise UsageError(f"cannot write --out {args.out!r}: {exc.strerror}") from None
         sink = JsonLinesSink(stream, owned=True)
     else:
-        sink = JsonLinesSink(sys.stdout.buffer)
-    engine = Engine(settings, spider, sink, processor=processor)
-    stats = engine.run(seeds)
+        stream = sys.stdout.buffer
+        sink = JsonLinesSink(stream)
+    engine = Engine(settings, spider, sink, processor=processor, state=state,
+                    state_stream=stream if state is not None else None)
+    try:
+        with _graceful_interrupt(engine, quiet=args.quiet):
+            stats = engine.run(seeds)
+    finally:
+        if state is not None:
+            state.close()
     if not args.quiet:
         print(stats.summary(), file=sys.stderr)
+    if stats.interrupted:
+        if state is not None:
+            print(f"crawlkit: stopped; run the same command to resume from {args.state}",
+                  file=sys.stderr)
+        return EXIT_INTERRUPTED
     return EXIT_OK
+
+
+def _fingerprint(args: argparse.Namespace, seeds: Sequence[str]) -> str:
+    """What makes two runs the same crawl (the mode, concurrency and limits may change)."""
+    import hashlib
+    import json
+
+    ident = {"seeds": list(seeds), "follow": args.follow, "allow": args.allow,
+             "deny": args.deny, "any_host": args.any_host, "max_depth": args.max_depth,
+             "spider": args.spider}
+    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
+
+
+@contextlib.contextmanager
+def _graceful_interrupt(engine: Engine, quiet: bool) -> Iterator[None]:
+    """First Ctrl-C: stop taking URLs, finish those in flight. Second: stop at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pressed = 0
+
+    def handler(signum: int, frame: object) -> None:
+        nonlocal pressed
+        pressed += 1
+        if pressed > 1:
+            raise KeyboardInterrupt
+        engine.request_stop()
+        if not quiet:
+            print("crawlkit: stopping after the pages in flight (Ctrl-C again to quit now)",
+                  file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _crawl(args: argparse.Namespace) -> int:
@@ -296,6 +365,8 @@ def _record(args: argparse.Namespace) -> int:
     from .process import Processor
     from .warc import RecordingProcessor, WarcRecorder
 
+    if args.state:
+        raise UsageError("record cannot be resumed: drop --state")
     if args.mode not in _RECORDABLE:
         raise UsageError(f"record runs the spider in this process: use --mode "
                          f"{', '.join(_RECORDABLE)}")

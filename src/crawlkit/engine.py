@@ -18,6 +18,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from typing import IO, Any
 
 from .fetchers import Fetcher, get_fetcher
 from .frontier import Frontier
@@ -27,6 +28,7 @@ from .process import Processor
 from .settings import CrawlSettings
 from .sinks import Sink
 from .spiders import Spider
+from .state import BATCH_PAGES, BATCH_SECONDS, CrawlState
 from .stats import Stats
 from .urls import origin_of
 
@@ -41,6 +43,8 @@ class Engine:
         fetcher: a strategy instance; by default the one ``settings.mode`` names.
         observer: called with every page outcome as it is committed (for measurements).
         processor: replaces the default ``Processor(spider, settings)`` (for recording).
+        state: a durable journal (``--state``); ``state_stream`` is the output file
+            it fsyncs and measures (the sink must write to it).
     """
 
     def __init__(
@@ -51,6 +55,8 @@ class Engine:
         fetcher: Fetcher | None = None,
         observer: Callable[[Outcome], None] | None = None,
         processor: Processor | None = None,
+        state: CrawlState | None = None,
+        state_stream: IO[bytes] | None = None,
     ) -> None:
         self.settings = settings
         self.spider = spider
@@ -72,6 +78,49 @@ class Engine:
         self._retries = 0
         self._robots_fetches = 0
         self._latencies: list[float] = []
+        self.state = state
+        self.state_stream = state_stream
+        self._stopping = False
+        self._batch_started = time.perf_counter()
+        if state is not None:
+            self.frontier.on_accept = state.new.append
+
+    def request_stop(self) -> None:
+        """Take no new URL; finish the requests in flight, then return (thread-safe)."""
+        self._stopping = True
+
+    def _counters(self) -> dict[str, Any]:
+        return {"ok": self._ok, "failed": self._failed, "items": self._items,
+                "bytes": self._bytes, "retries": self._retries,
+                "errors": dict(self._errors), "refused": dict(self.frontier.refused)}
+
+    def _restore(self, seeds: Iterable[str]) -> None:
+        state = self.state
+        if state is None:
+            for seed in seeds:
+                self.frontier.add_seed(seed)
+            return
+        resume = state.resume()
+        if resume.fresh:
+            for seed in seeds:
+                self.frontier.add_seed(seed)
+            return
+        self.frontier.restore(state.seen(), state.pending(), resume.allowed_hosts)
+        c = resume.counters
+        self._ok, self._failed, self._items = c["ok"], c["failed"], c["items"]
+        self._bytes, self._retries = c["bytes"], c["retries"]
+        self._errors.update(c["errors"])
+        self.frontier.refused.update(c["refused"])
+        self.frontier.pages_started = self._ok + self._failed
+
+    def _checkpoint(self, force: bool = False) -> None:
+        state = self.state
+        if state is None or not (state.done or state.new or force):
+            return
+        now = time.perf_counter()
+        if force or len(state.done) >= BATCH_PAGES or now - self._batch_started >= BATCH_SECONDS:
+            state.commit(self.state_stream, self._counters(), sorted(self.frontier.allowed_hosts))
+            self._batch_started = now
 
     def run(self, seeds: Iterable[str]) -> Stats:
         """Crawl from ``seeds`` until the frontier is empty or a limit is reached.
@@ -80,8 +129,7 @@ class Engine:
             InvalidURL: a seed is not an absolute http(s) URL (checked before any fetch).
             FetcherError: the strategy's machinery failed.
         """
-        for seed in seeds:
-            self.frontier.add_seed(seed)
+        self._restore(seeds)
         fetcher = self.fetcher
         limit = self.settings.effective_concurrency
         in_flight = 0
@@ -91,13 +139,13 @@ class Engine:
         try:
             while True:
                 now = time.perf_counter()
-                while in_flight < limit:
+                while in_flight < limit and not self._stopping:
                     request = self._next_request(now)
                     if request is None:
                         break
                     fetcher.submit(request)
                     in_flight += 1
-                wake = self._wake_time(now)
+                wake = None if self._stopping else self._wake_time(now)
                 if in_flight == 0:
                     if wake is None:
                         break
@@ -109,6 +157,9 @@ class Engine:
                 for outcome in fetcher.completed(timeout):
                     in_flight -= 1
                     self._commit(outcome)
+                self._checkpoint()
+            # a finished or gracefully stopped crawl: everything written is whole
+            self._checkpoint(force=True)
         finally:
             fetcher.close()
             self.sink.close()
@@ -125,6 +176,7 @@ class Engine:
             errors=dict(self._errors),
             refused=dict(self.frontier.refused),
             left_queued=self.frontier.left_behind(),
+            interrupted=self._stopping,
             fetch_latencies=tuple(self._latencies),
         )
 
@@ -207,6 +259,8 @@ class Engine:
         for item in outcome.items:
             write(item)
         self._items += len(outcome.items)
+        if self.state is not None:
+            self.state.done.append(outcome.request.url)
         depth = outcome.request.depth + 1
         add = self.frontier.add_link
         for url in outcome.follow:

@@ -9,7 +9,8 @@ import heapq
 import itertools
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 from .models import Request
 from .settings import CrawlSettings
@@ -39,6 +40,22 @@ class Frontier:
         self.allowed_hosts: set[str] = set()
         self.pages_started = 0
         self.refused: Counter[str] = Counter()
+        self.on_accept: Callable[[Request], None] | None = None
+
+    def restore(self, seen: Iterable[str], pending: Iterable[Request],
+                allowed_hosts: Iterable[str]) -> None:
+        """Load what a durable state kept: the seen set, the pages not done, the hosts."""
+        self._seen.update(seen)
+        self.allowed_hosts.update(allowed_hosts)
+        now = time.perf_counter()
+        for request in pending:
+            self._push(replace(request, queued_at=now))
+
+    def _accept(self, request: Request) -> None:
+        self._seen.add(request.url)
+        self._push(request)
+        if self.on_accept is not None:
+            self.on_accept(request)
 
     def __len__(self) -> int:
         return self._size + len(self._delayed)
@@ -72,8 +89,7 @@ class Frontier:
         if canonical in self._seen:
             self.refused["duplicate"] += 1
             return False
-        self._seen.add(canonical)
-        self._push(Request(canonical, 0, queued_at=time.perf_counter()))
+        self._accept(Request(canonical, 0, queued_at=time.perf_counter()))
         return True
 
     def add_link(self, url: str, depth: int) -> bool:
@@ -82,8 +98,7 @@ class Frontier:
         if reason is not None:
             self.refused[reason] += 1
             return False
-        self._seen.add(url)
-        self._push(Request(url, depth, queued_at=time.perf_counter()))
+        self._accept(Request(url, depth, queued_at=time.perf_counter()))
         return True
 
     def add_redirect(self, request: Request, target: str) -> bool:
@@ -99,9 +114,8 @@ class Frontier:
         if reason is not None:
             self.refused[reason] += 1
             return False
-        self._seen.add(target)
         hops = (*request.hops, request.url)
-        self._push(Request(target, request.depth, hops, time.perf_counter()))
+        self._accept(Request(target, request.depth, hops, time.perf_counter()))
         return True
 
     def retry_later(self, request: Request, not_before: float) -> None:

@@ -24,7 +24,9 @@ class Stats:
         robots_fetches: robots.txt requests made (redirect hops and retries included).
         errors: failed pages counted by reason.
         refused: URLs offered to the frontier and not queued, counted by reason.
-        left_queued: URLs accepted but never fetched because a limit stopped the crawl.
+        left_queued: URLs accepted but never fetched because a limit or a stop ended
+            the crawl.
+        interrupted: the crawl was asked to stop before it was finished.
         fetch_latencies: seconds from request start to full body, one per fetch.
     """
 
@@ -40,6 +42,7 @@ class Stats:
     errors: dict[str, int] = field(default_factory=dict)
     refused: dict[str, int] = field(default_factory=dict)
     left_queued: int = 0
+    interrupted: bool = False
     fetch_latencies: tuple[float, ...] = field(default=(), repr=False)
 
     @property

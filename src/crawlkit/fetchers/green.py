@@ -68,8 +68,10 @@ def child_main(fd: int) -> None:
     import gevent.pool
 
     from .. import http_sync
+    from ..procutil import die_with_parent
     from .base import failed_outcome
 
+    die_with_parent()
     sock = socket.socket(fileno=fd)  # a gevent socket: reads and writes yield
     processor, settings = _recv(sock)
     session = http_sync.new_session(settings)

@@ -20,6 +20,7 @@ from ..aio_runner import AiohttpRunner
 from ..errors import UsageError
 from ..models import FetchResult, Outcome, Request
 from ..process import Processor
+from ..procutil import die_with_parent
 from ..settings import CrawlSettings
 from .base import failed_outcome
 
@@ -28,6 +29,7 @@ _WORKER_PROCESSOR: Processor | None = None
 
 def _init_worker(payload: bytes) -> None:
     global _WORKER_PROCESSOR
+    die_with_parent()
     _WORKER_PROCESSOR = pickle.loads(payload)
 
 

@@ -85,6 +85,11 @@ def _add_crawl_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="FILE", help="write JSON lines to FILE (default: stdout)")
     p.add_argument("--state", metavar="FILE.db",
                    help="keep the crawl in SQLite; the same command again resumes it")
+    p.add_argument("--frontier", metavar="redis://HOST:PORT/DB",
+                   help="share the crawl with every worker pointed at this Redis")
+    p.add_argument("--job", metavar="NAME", help="the shared crawl's name (with --frontier)")
+    p.add_argument("--lease", type=_positive_float, default=60.0, metavar="S",
+                   help="seconds a worker may hold a URL before others take it (default: 60)")
     p.add_argument("--quiet", action="store_true", help="no summary on stderr")
 
 
@@ -194,6 +199,13 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--speed", type=_positive_float, default=1.0,
                         help="divide recorded latencies by this (default: 1.0)")
 
+    job = sub.add_parser("job", help="inspect or delete a shared (Redis) crawl")
+    job.add_argument("name", metavar="NAME")
+    job.add_argument("--frontier", required=True, metavar="redis://HOST:PORT/DB")
+    action = job.add_mutually_exclusive_group(required=True)
+    action.add_argument("--status", action="store_true", help="print the job's progress")
+    action.add_argument("--delete", action="store_true", help="delete the job's keys")
+
     measure = sub.add_parser("measure", help=argparse.SUPPRESS)
     measure.add_argument("urls_file", metavar="URLS_FILE")
     measure.add_argument("--mode", default="async")
@@ -261,7 +273,19 @@ def _run(
     processor: Processor | None = None,
 ) -> int:
     state = None
+    frontier = None
     stream: IO[bytes]
+    if getattr(args, "frontier", None):
+        from .redis_frontier import RedisFrontier, connect
+
+        if not args.job:
+            raise UsageError("--frontier needs --job NAME (the same in every worker)")
+        if args.state:
+            raise UsageError("--state and --frontier are exclusive: Redis keeps the crawl")
+        frontier = RedisFrontier(settings, connect(args.frontier), args.job,
+                                 _fingerprint(args, seeds), lease=args.lease)
+    elif getattr(args, "job", None):
+        raise UsageError("--job needs --frontier redis://HOST:PORT/DB")
     if getattr(args, "state", None):
         if not args.out:
             raise UsageError("--state needs --out FILE (the output is resumed with the crawl)")
@@ -286,7 +310,7 @@ def _run(
         stream = sys.stdout.buffer
         sink = JsonLinesSink(stream)
     engine = Engine(settings, spider, sink, processor=processor, state=state,
-                    state_stream=stream if state is not None else None)
+                    state_stream=stream if state is not None else None, frontier=frontier)
     try:
         with _graceful_interrupt(engine, quiet=args.quiet):
             stats = engine.run(seeds)
@@ -397,6 +421,23 @@ def _replay(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _job(args: argparse.Namespace) -> int:
+    import json
+
+    from .redis_frontier import connect, delete_job, job_status
+
+    client = connect(args.frontier)
+    if args.delete:
+        removed = delete_job(client, args.name)
+        print(f"crawlkit: job {args.name!r}: {removed} keys deleted", file=sys.stderr)
+        return EXIT_OK
+    status = job_status(client, args.name)
+    if not status["exists"]:
+        raise UsageError(f"no job {args.name!r} on {args.frontier}")
+    print(json.dumps(status, sort_keys=True))
+    return EXIT_OK
+
+
 def _measure(args: argparse.Namespace) -> int:
     import orjson
 
@@ -479,7 +520,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handlers = {"crawl": _crawl, "demo": _demo, "serve-demo": _serve, "compare": _compare,
-                "bench": _bench, "measure": _measure, "record": _record, "replay": _replay}
+                "bench": _bench, "measure": _measure, "record": _record, "replay": _replay,
+                "job": _job}
     try:
         return handlers[args.command](args)
     except UsageError as exc:

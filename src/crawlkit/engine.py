@@ -41,6 +41,7 @@ class Engine:
         spider: the spider run on every page.
         sink: receives every item, from this thread only.
         fetcher: a strategy instance; by default the one ``settings.mode`` names.
+        frontier: a shared frontier (Redis); by default one in memory.
         observer: called with every page outcome as it is committed (for measurements).
         processor: replaces the default ``Processor(spider, settings)`` (for recording).
         state: a durable journal (``--state``); ``state_stream`` is the output file
@@ -53,6 +54,7 @@ class Engine:
         spider: Spider,
         sink: Sink,
         fetcher: Fetcher | None = None,
+        frontier: Frontier | None = None,
         observer: Callable[[Outcome], None] | None = None,
         processor: Processor | None = None,
         state: CrawlState | None = None,
@@ -62,7 +64,7 @@ class Engine:
         self.spider = spider
         self.sink = sink
         self.fetcher = fetcher if fetcher is not None else get_fetcher(settings.mode)
-        self.frontier = Frontier(settings)
+        self.frontier = frontier if frontier is not None else Frontier(settings)
         self.observer = observer
         self.processor = processor if processor is not None else Processor(spider, settings)
         self.rng = random.Random()
@@ -262,9 +264,14 @@ class Engine:
         if self.state is not None:
             self.state.done.append(outcome.request.url)
         depth = outcome.request.depth + 1
-        add = self.frontier.add_link
+        frontier = self.frontier
+        add = frontier.add_link
         for url in outcome.follow:
             add(url, depth)
+        if frontier.flush_each_page:
+            self.sink.flush()
+        frontier.complete(outcome.request, outcome.error is None, len(outcome.items),
+                          outcome.error)
 
     def _commit_robots(self, outcome: Outcome) -> None:
         request = outcome.request

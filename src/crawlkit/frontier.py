@@ -118,6 +118,11 @@ class Frontier:
         self._accept(Request(target, request.depth, hops, time.perf_counter()))
         return True
 
+    flush_each_page = False
+
+    def complete(self, request: Request, ok: bool, items: int, error: str | None) -> None:
+        """The page's records are written. Nothing to do for a frontier in memory."""
+
     def retry_later(self, request: Request, not_before: float) -> None:
         """Queue another attempt at ``request`` once ``not_before`` has passed."""
         heapq.heappush(self._delayed, (not_before, next(self._tiebreak), request))

@@ -55,6 +55,9 @@ class _Recorder:
         kept = {k: v for k, v in item.items() if k not in self.ignore_fields}
         self.items.append(orjson.dumps(kept, option=orjson.OPT_SORT_KEYS).decode())
 
+    def flush(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 

@@ -15,6 +15,9 @@ class Sink(Protocol):
     def write(self, item: Item) -> None:
         """Store one item."""
 
+    def flush(self) -> None:
+        """Push buffered items to their destination."""
+
     def close(self) -> None:
         """Flush what is buffered. The sink does not close streams it did not open."""
 
@@ -27,6 +30,9 @@ class ListSink:
 
     def write(self, item: Item) -> None:
         self.items.append(item)
+
+    def flush(self) -> None:
+        pass
 
     def close(self) -> None:
         pass
@@ -48,6 +54,9 @@ class JsonLinesSink:
         self.stream.write(
             orjson.dumps(item, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS)
         )
+
+    def flush(self) -> None:
+        self.stream.flush()
 
     def close(self) -> None:
         self.stream.flush()

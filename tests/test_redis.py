@@ -1,0 +1,130 @@
+"""Many workers, one Redis frontier: shared queue, seen set, limits; a dead worker loses nothing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from test_cli import assert_usage_error, run_cli
+from test_state import _records, _start, _wait_for_lines
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    """A real redis-server on a free loopback port, for this module."""
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is not installed (.ci/run installs it)"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture
+def site_and_clean(tmp_path, site_factory):
+    site = site_factory(pages=100, links=5, latency=0.01)
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text(site.url + "/\n")
+    clean = tmp_path / "clean.jsonl"
+    assert run_cli("crawl", str(seeds), "--follow", "--out", str(clean), "--quiet").returncode == 0
+    return site, seeds, {r["url"] for r in _records(clean)}
+
+
+def _status(redis_url, job):
+    proc = run_cli("job", job, "--frontier", redis_url, "--status")
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_three_workers_share_one_crawl(redis_url, tmp_path, site_and_clean):
+    site, seeds, clean = site_and_clean
+    job = "share"
+    outs = [tmp_path / f"w{i}.jsonl" for i in range(3)]
+    modes = ["async", "threaded", "gevent"]
+    procs = [_start("crawl", str(seeds), "--follow", "--mode", mode, "--frontier", redis_url,
+                    "--job", job, "--out", str(out), "--quiet", "--per-host", "4")
+             for mode, out in zip(modes, outs, strict=True)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    records = [r for out in outs for r in _records(out)]
+    urls = [r["url"] for r in records]
+    assert len(urls) == len(set(urls)), "two workers fetched the same page"
+    assert set(urls) == clean
+    assert sum(1 for out in outs if _records(out)) >= 2, "the work was not shared"
+    status = _status(redis_url, job)
+    assert status["queued"] == 0 and status["leased"] == 0
+    assert status["seen"] == len(clean)
+    assert status["stats"]["ok"] + status["stats"]["failed"] == len(clean)
+    # the job stays until it is deleted
+    assert run_cli("job", job, "--frontier", redis_url, "--delete").returncode == 0
+    assert_usage_error(run_cli("job", job, "--frontier", redis_url, "--status"), "no job")
+
+
+def test_a_killed_worker_loses_nothing(redis_url, tmp_path, site_and_clean):
+    site, seeds, clean = site_and_clean
+    job = "kill"
+    common = ("crawl", str(seeds), "--follow", "--frontier", redis_url, "--job", job,
+              "--lease", "2", "--quiet", "--concurrency", "8")
+    victim_out, survivor_out = tmp_path / "victim.jsonl", tmp_path / "survivor.jsonl"
+    victim = _start(*common, "--mode", "threaded", "--out", str(victim_out))
+    assert _wait_for_lines(victim_out, 15, victim)
+    survivor = _start(*common, "--mode", "async", "--out", str(survivor_out))
+    time.sleep(0.2)
+    victim.send_signal(signal.SIGKILL)
+    victim.communicate(timeout=30)
+    _, err = survivor.communicate(timeout=120)
+    assert survivor.returncode == 0, err
+    records = _records(victim_out) + _records(survivor_out)
+    urls = {r["url"] for r in records}
+    assert urls == clean, "a page accepted by the job was never recorded"
+    duplicates = len(records) - len(urls)
+    assert duplicates <= 8  # at most what the dead worker had in flight
+    status = _status(redis_url, job)
+    assert status["queued"] == 0 and status["leased"] == 0
+    assert status["stats"].get("reclaimed", 0) >= 1
+
+
+def test_shared_max_pages(redis_url, tmp_path, site_and_clean):
+    site, seeds, _ = site_and_clean
+    outs = [tmp_path / f"m{i}.jsonl" for i in range(2)]
+    procs = [_start("crawl", str(seeds), "--follow", "--frontier", redis_url, "--job", "limit",
+                    "--max-pages", "30", "--out", str(out), "--quiet") for out in outs]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    assert sum(len(_records(out)) for out in outs) == 30
+
+
+def test_frontier_usage_errors(redis_url, tmp_path, site_and_clean):
+    _, seeds, _ = site_and_clean
+    out = str(tmp_path / "o.jsonl")
+    assert_usage_error(run_cli("crawl", str(seeds), "--frontier", redis_url, "--out", out),
+                       "needs --job")
+    assert_usage_error(run_cli("crawl", str(seeds), "--job", "x", "--out", out), "needs --frontier")
+    assert_usage_error(run_cli("crawl", str(seeds), "--frontier", "redis://127.0.0.1:9/0",
+                               "--job", "x"), "cannot reach Redis")

@@ -19,6 +19,7 @@ from . import __version__
 from .engine import Engine
 from .errors import CrawlkitError, UsageError
 from .process import Processor
+from .progress import progress_for
 from .seeds import SeedFile, read_seed_file
 from .settings import MODES, CrawlSettings
 from .sinks import JsonLinesSink
@@ -169,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--pages", type=_positive_int, default=300, help="pages on the site")
     demo.add_argument("--latency", type=float, default=0.0, help="seconds per response")
     demo.add_argument("--page-bytes", type=_positive_int, default=2048, help="bytes per page")
+    demo.add_argument("--links", type=_positive_int, default=8, help="links per page")
     _add_crawl_flags(demo)
 
     compare = sub.add_parser(
@@ -219,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--pages", type=_positive_int, default=300)
     serve.add_argument("--latency", type=float, default=0.0)
     serve.add_argument("--page-bytes", type=_positive_int, default=2048)
+    serve.add_argument("--links", type=_positive_int, default=8, help="links per page")
     return parser
 
 
@@ -309,10 +312,12 @@ def _run(
     else:
         stream = sys.stdout.buffer
         sink = JsonLinesSink(stream)
+    progress = progress_for(args.quiet)
     engine = Engine(settings, spider, sink, processor=processor, state=state,
-                    state_stream=stream if state is not None else None, frontier=frontier)
+                    state_stream=stream if state is not None else None, frontier=frontier,
+                    progress=progress)
     try:
-        with _graceful_interrupt(engine, quiet=args.quiet):
+        with _graceful_interrupt(engine, quiet=args.quiet), progress or contextlib.nullcontext():
             stats = engine.run(seeds)
     finally:
         if state is not None:
@@ -375,7 +380,8 @@ def _demo(args: argparse.Namespace) -> int:
 
     settings = _settings(args, follow=True)
     spider = _spider(args)
-    spec = SiteSpec(pages=args.pages, latency=args.latency, page_bytes=args.page_bytes)
+    spec = SiteSpec(pages=args.pages, latency=args.latency, page_bytes=args.page_bytes,
+                    links=args.links)
     with DemoSite(spec) as site:
         if not args.quiet:
             print(f"crawlkit: demo site of {spec.pages} pages at {site.url}/", file=sys.stderr)
@@ -504,7 +510,8 @@ def _bench(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from .demo import DemoSite, SiteSpec
 
-    spec = SiteSpec(pages=args.pages, latency=args.latency, page_bytes=args.page_bytes)
+    spec = SiteSpec(pages=args.pages, latency=args.latency, page_bytes=args.page_bytes,
+                    links=args.links)
     site = DemoSite(spec, port=args.port)
     print(f"crawlkit: serving the demo site on http://127.0.0.1:{args.port}/ (Ctrl-C stops)",
           file=sys.stderr)

@@ -133,6 +133,7 @@ def reachable_urls(spec: SiteSpec, base: str) -> set[str]:
 
 
 _S = TypeVar("_S", bound="LoopbackServer")
+PRERENDER_PAGES = 5000
 
 
 class LoopbackServer:
@@ -225,7 +226,9 @@ class DemoSite(LoopbackServer):
     def __init__(self, spec: SiteSpec | None = None, host: str = "127.0.0.1", port: int = 0):
         super().__init__(host, port)
         self.spec = spec or SiteSpec()
-        self._pages = [render_page(self.spec, i) for i in range(self.spec.pages)]
+        # small sites are rendered once; big ones (benchmarks) page by page, on demand
+        self._pages = ([render_page(self.spec, i) for i in range(self.spec.pages)]
+                       if self.spec.pages <= PRERENDER_PAGES else None)
         self._index = _index(self.spec)
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
@@ -237,8 +240,9 @@ class DemoSite(LoopbackServer):
         if path.startswith("/page/"):
             tail = path[6:]
             if tail.isdigit() and int(tail) < self.spec.pages:
-                return web.Response(body=self._pages[int(tail)], content_type="text/html",
-                                    charset="utf-8")
+                i = int(tail)
+                body = self._pages[i] if self._pages is not None else render_page(self.spec, i)
+                return web.Response(body=body, content_type="text/html", charset="utf-8")
         elif path == "/":
             return web.Response(body=self._index, headers={"Content-Type": html})
         elif path.startswith("/redirect/"):

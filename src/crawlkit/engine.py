@@ -25,6 +25,7 @@ from .frontier import Frontier
 from .models import Outcome, Request
 from .politeness import Politeness
 from .process import Processor
+from .progress import Snapshot
 from .settings import CrawlSettings
 from .sinks import Sink
 from .spiders import Spider
@@ -46,6 +47,7 @@ class Engine:
         processor: replaces the default ``Processor(spider, settings)`` (for recording).
         state: a durable journal (``--state``); ``state_stream`` is the output file
             it fsyncs and measures (the sink must write to it).
+        progress: called about twice a second with a :class:`Snapshot`.
     """
 
     def __init__(
@@ -59,6 +61,7 @@ class Engine:
         processor: Processor | None = None,
         state: CrawlState | None = None,
         state_stream: IO[bytes] | None = None,
+        progress: Callable[[Snapshot], None] | None = None,
     ) -> None:
         self.settings = settings
         self.spider = spider
@@ -83,6 +86,8 @@ class Engine:
         self.state = state
         self.state_stream = state_stream
         self._stopping = False
+        self.progress = progress
+        self._progress_at = 0.0
         self._batch_started = time.perf_counter()
         if state is not None:
             self.frontier.on_accept = state.new.append
@@ -95,6 +100,13 @@ class Engine:
         return {"ok": self._ok, "failed": self._failed, "items": self._items,
                 "bytes": self._bytes, "retries": self._retries,
                 "errors": dict(self._errors), "refused": dict(self.frontier.refused)}
+
+    def _report(self, started: float, in_flight: int) -> None:
+        now = time.perf_counter()
+        if self.progress is not None and now - self._progress_at >= 0.5:
+            self._progress_at = now
+            self.progress(Snapshot(self._ok, self._failed, in_flight, len(self.frontier),
+                                   now - started, self.settings.max_pages))
 
     def _restore(self, seeds: Iterable[str]) -> None:
         state = self.state
@@ -160,6 +172,8 @@ class Engine:
                     in_flight -= 1
                     self._commit(outcome)
                 self._checkpoint()
+                if self.progress is not None:
+                    self._report(started, in_flight)
             # a finished or gracefully stopped crawl: everything written is whole
             self._checkpoint(force=True)
         finally:

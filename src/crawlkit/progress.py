@@ -1,0 +1,95 @@
+"""Live progress of a crawl: a rich display on a terminal, a log line elsewhere."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from types import TracebackType
+from typing import IO, Any
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Where a crawl stands."""
+
+    ok: int
+    failed: int
+    in_flight: int
+    queued: int
+    elapsed: float
+    max_pages: int | None = None
+
+    @property
+    def done(self) -> int:
+        return self.ok + self.failed
+
+    @property
+    def rate(self) -> float:
+        return self.done / self.elapsed if self.elapsed > 0 else 0.0
+
+    def line(self) -> str:
+        """``done, in flight, queued, errors, pages/s, elapsed`` and ETA when bounded."""
+        text = (f"{self.done} done ({self.failed} errors), {self.in_flight} in flight, "
+                f"{self.queued} queued, {self.rate:.1f} pages/s, {self.elapsed:.0f}s elapsed")
+        if self.max_pages is not None and self.rate > 0:
+            left = max(0, self.max_pages - self.done)
+            text += f", ETA {left / self.rate:.0f}s"
+        return text
+
+
+class LogProgress:
+    """Writes a progress line to ``stream`` at most every ``every`` seconds."""
+
+    def __init__(self, stream: IO[str] | None = None, every: float = 5.0) -> None:
+        self.stream = stream or sys.stderr
+        self.every = every
+        self._last = time.perf_counter()
+
+    def __call__(self, snapshot: Snapshot) -> None:
+        now = time.perf_counter()
+        if now - self._last >= self.every:
+            self._last = now
+            print(f"crawlkit: {snapshot.line()}", file=self.stream, flush=True)
+
+    def __enter__(self) -> LogProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+class RichProgress:
+    """A live line on the terminal (rich), redrawn a few times a second."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.live import Live
+        from rich.text import Text
+
+        self._text = Text
+        self.shown = Text("crawlkit: starting")
+        self._live: Any = Live(self.shown, console=Console(stderr=True),
+                               refresh_per_second=4, transient=True)
+
+    def __call__(self, snapshot: Snapshot) -> None:
+        self.shown = self._text(f"crawlkit: {snapshot.line()}")
+        self._live.update(self.shown)
+
+    def __enter__(self) -> RichProgress:
+        self._live.__enter__()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._live.__exit__(exc_type, exc, tb)
+
+
+def progress_for(quiet: bool, stream: IO[str] | None = None) -> LogProgress | RichProgress | None:
+    """No progress when quiet; a live display on a terminal; log lines otherwise."""
+    if quiet:
+        return None
+    stream = stream or sys.stderr
+    if stream.isatty():
+        return RichProgress()
+    return LogProgress(stream)

@@ -33,8 +33,9 @@ def _init_worker(payload: bytes) -> None:
     _WORKER_PROCESSOR = pickle.loads(payload)
 
 
-def _warm(_: int) -> None:
-    time.sleep(0.01)  # long enough that each worker gets at least one
+def _warm(_: int) -> int:
+    time.sleep(0.05)  # long enough that the other workers take tasks too
+    return os.getpid()
 
 
 def _process_in_worker(result: FetchResult) -> tuple[Outcome, float, float]:
@@ -71,9 +72,13 @@ class MultiprocessFetcher:
             initializer=_init_worker,
             initargs=(payload,),
         )
-        # start every worker now (spawn + imports), so the crawl itself is not charged for it
+        # start every worker now (spawn, imports, initializer), so the crawl is not charged
+        # for it and no worker is still starting (not yet bound to die with us) later on
         workers = worker_count()
-        list(self._pool.map(_warm, range(workers * 2)))
+        ready: set[int] = set()
+        deadline = time.monotonic() + 60
+        while len(ready) < workers and time.monotonic() < deadline:
+            ready.update(self._pool.map(_warm, range(workers * 2)))
         self._runner = AiohttpRunner(
             settings, self._process, lambda r, e: failed_outcome(processor, r, e)
         )

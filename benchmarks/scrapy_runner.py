@@ -1,0 +1,65 @@
+"""Crawl a site with Scrapy the way crawlkit's default spider does; print JSON stats.
+
+One record per page (url, title), every same-host link followed, robots.txt not
+fetched, concurrency as given. Used by ``vs_scrapy.py``; needs the ``bench`` extra.
+
+Run: python benchmarks/scrapy_runner.py http://127.0.0.1:PORT/ [--concurrency 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from urllib.parse import urlsplit
+
+from scrapy import Spider
+from scrapy.crawler import CrawlerProcess
+from scrapy.linkextractors import LinkExtractor
+
+
+class TitleSpider(Spider):
+    name = "titles"
+
+    def __init__(self, start: str, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.start_urls = [start]
+        self.links = LinkExtractor(allow_domains=[urlsplit(start).hostname or ""])
+
+    def parse(self, response):  # type: ignore[no-untyped-def]
+        yield {"url": response.url, "title": response.css("title::text").get()}
+        for link in self.links.extract_links(response):
+            yield response.follow(link.url, callback=self.parse)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("start")
+    parser.add_argument("--concurrency", type=int, default=64)
+    args = parser.parse_args()
+    process = CrawlerProcess(settings={
+        "LOG_LEVEL": "ERROR",
+        "ROBOTSTXT_OBEY": False,
+        "CONCURRENT_REQUESTS": args.concurrency,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": args.concurrency,
+        "DOWNLOAD_DELAY": 0,
+        "TELNETCONSOLE_ENABLED": False,
+        "COOKIES_ENABLED": False,
+        "RETRY_ENABLED": False,
+        "HTTPERROR_ALLOW_ALL": True,
+        "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",
+    })
+    crawler = process.create_crawler(TitleSpider)
+    started = time.perf_counter()
+    process.crawl(crawler, start=args.start)
+    process.start()
+    wall = time.perf_counter() - started
+    stats = crawler.stats.get_stats()
+    pages = int(stats.get("response_received_count", 0))
+    elapsed = float(stats.get("elapsed_time_seconds", wall))
+    print(json.dumps({"pages": pages, "items": int(stats.get("item_scraped_count", 0)),
+                      "elapsed": elapsed, "pages_per_second": pages / elapsed if elapsed else 0}))
+
+
+if __name__ == "__main__":
+    main()

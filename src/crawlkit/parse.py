@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from selectolax.lexbor import LexborHTMLParser
 
-from .urls import resolve_link
+from .urls import origin_of, resolve_link
 
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8"),
@@ -104,10 +104,11 @@ def extract(text: str, base_url: str) -> tuple[str | None, tuple[str, ...]]:
         if resolved is not None:
             base_url = resolved
     links: dict[str, None] = {}
+    origin = origin_of(base_url)
     for node in tree.css("a[href], area[href]"):
         href = node.attributes.get("href")
         if href:
-            url = resolve_link(base_url, href)
+            url = resolve_link(base_url, href, origin)
             if url is not None:
                 links[url] = None
     return title, tuple(links)

@@ -71,21 +71,29 @@ def is_http_url(url: str) -> bool:
     return True
 
 
-def resolve_link(base: str, href: str) -> str | None:
+def resolve_link(base: str, href: str, base_origin: str | None = None) -> str | None:
     """Resolve ``href`` found on a page at ``base`` to a canonical URL.
 
     Returns ``None`` for links a crawler must not follow: non-http schemes
     (javascript:, mailto:, tel:, data:, file:), bare fragments, malformed URLs and
     URLs longer than :data:`MAX_URL_LENGTH`. Control characters are removed first,
-    so they never reach the wire.
+    so they never reach the wire. Pass ``base_origin`` (``origin_of(base)``) to save
+    recomputing it for every link of a page.
     """
-    href = href.translate(_CONTROL).strip()
+    if not href.isprintable():
+        href = href.translate(_CONTROL)
+    href = href.strip()
     if not href or href.lower().startswith(_SKIP_PREFIXES):
         return None
-    try:
-        absolute = urljoin(base, href)
-    except ValueError:
-        return None
+    if href.startswith(("http://", "https://")):
+        absolute = href  # what urljoin returns for an absolute URL
+    elif href[:1] == "/" and href[1:2] != "/" and "/." not in href and "\\" not in href:
+        absolute = (base_origin or origin_of(base)) + href  # absolute path, no dot segments
+    else:
+        try:
+            absolute = urljoin(base, href)
+        except ValueError:
+            return None
     if len(absolute) > MAX_URL_LENGTH:
         return None
     try:
@@ -101,5 +109,6 @@ def origin_of(url: str) -> str:
 
 def host_of(url: str) -> str:
     """The lower-case host (with port, when not the default) of a canonical URL."""
-    netloc = urlsplit(url).netloc
-    return netloc.rpartition("@")[2]
+    start = url.index("//") + 2
+    end = url.find("/", start)
+    return url[start:end if end >= 0 else None].rpartition("@")[2]

@@ -81,3 +81,21 @@ def test_overlong_links_are_dropped():
 def test_host_of():
     assert host_of("http://user@h.example:8080/x") == "h.example:8080"
     assert host_of("https://h.example/") == "h.example"
+
+
+def test_query_fast_path_equals_the_general_path():
+    import random
+    from urllib.parse import parse_qsl, quote, urlencode
+
+    from crawlkit.urls import _canonical_query
+
+    def general(query):
+        pairs = parse_qsl(query, keep_blank_values=True)
+        pairs.sort(key=lambda kv: kv[0])
+        return urlencode(pairs, quote_via=quote, safe="/:@!$'()*,;")
+
+    rng = random.Random(7)
+    alphabet = "ab=&%+ ~.-_:@/!$()*,;?\u00e91"
+    for _ in range(20_000):
+        query = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12)))
+        assert _canonical_query(query) == general(query), query

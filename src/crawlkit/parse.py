@@ -93,24 +93,32 @@ def extract(text: str, base_url: str) -> tuple[str | None, tuple[str, ...]]:
     if text.count("<") > DEEP_TAGS and _unclosed_tags(text) > DEEP_TAGS // 2:
         return extract_by_scan(text, base_url)
     tree = LexborHTMLParser(text)
-    title_node = tree.css_first("title")
-    title = None
-    if title_node is not None:
-        title = " ".join(title_node.text(deep=True).split())
-    base_node = tree.css_first("base[href]")
-    if base_node is not None:
-        href = base_node.attributes.get("href")
-        resolved = resolve_link(base_url, href) if href else None
+    title: str | None = None
+    base: str | None = None
+    hrefs: list[str] = []
+    # one walk of the tree for all three (document order)
+    for node in tree.css("title, base[href], a[href], area[href]"):
+        tag = node.tag
+        if tag == "title":
+            if title is None:
+                title = " ".join(node.text(deep=True).split())
+        elif tag == "base":
+            if base is None:
+                base = node.attributes.get("href") or ""
+        else:
+            href = node.attributes.get("href")
+            if href:
+                hrefs.append(href)
+    if base:
+        resolved = resolve_link(base_url, base)
         if resolved is not None:
             base_url = resolved
     links: dict[str, None] = {}
     origin = origin_of(base_url)
-    for node in tree.css("a[href], area[href]"):
-        href = node.attributes.get("href")
-        if href:
-            url = resolve_link(base_url, href, origin)
-            if url is not None:
-                links[url] = None
+    for href in hrefs:
+        url = resolve_link(base_url, href, origin)
+        if url is not None:
+            links[url] = None
     return title, tuple(links)
 
 

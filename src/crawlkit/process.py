@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import replace
 from datetime import timezone
 from email.utils import parsedate_to_datetime
 
@@ -180,7 +179,7 @@ class Processor:
             follow=follow,
             content_type=content_type,
             nbytes=len(result.body),
-            timing=replace(timing, parse=parse_time),
+            timing=Timing(timing.queued, timing.ttfb, timing.download, parse_time),
         )
 
     def _failure(

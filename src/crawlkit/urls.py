@@ -11,6 +11,7 @@ The canonical form decides what "the same URL" means for de-duplication:
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -56,10 +57,24 @@ def canonicalize(url: str) -> str:
     path = quote(parts.path, safe=_PATH_SAFE) or "/"
     query = parts.query
     if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        pairs.sort(key=lambda kv: kv[0])
-        query = urlencode(pairs, quote_via=quote, safe="/:@!$'()*,;")
+        query = _canonical_query(query)
     return urlunsplit((scheme, netloc, path, query, ""))
+
+
+_PLAIN_PAIR = re.compile(r"[A-Za-z0-9._~!$'()*,;:@/-]*(=[A-Za-z0-9._~!$'()*,;:@/-]*)?")
+
+
+def _canonical_query(query: str) -> str:
+    """Parameters sorted by name (stable), each ``name=value`` percent-encoded."""
+    parts = query.split("&")
+    if all(_PLAIN_PAIR.fullmatch(part) for part in parts):
+        # nothing to decode or encode: only sort (what the general path gives too)
+        pairs = [part if "=" in part else part + "=" for part in parts if part]
+        pairs.sort(key=lambda pair: pair.partition("=")[0])
+        return "&".join(pairs)
+    decoded = parse_qsl(query, keep_blank_values=True)
+    decoded.sort(key=lambda kv: kv[0])
+    return urlencode(decoded, quote_via=quote, safe="/:@!$'()*,;")
 
 
 def is_http_url(url: str) -> bool:
@@ -83,12 +98,14 @@ def resolve_link(base: str, href: str, base_origin: str | None = None) -> str | 
     if not href.isprintable():
         href = href.translate(_CONTROL)
     href = href.strip()
-    if not href or href.lower().startswith(_SKIP_PREFIXES):
+    if not href:
         return None
-    if href.startswith(("http://", "https://")):
-        absolute = href  # what urljoin returns for an absolute URL
-    elif href[:1] == "/" and href[1:2] != "/" and "/." not in href and "\\" not in href:
+    if href[0] == "/" and href[1:2] != "/" and "/." not in href and "\\" not in href:
         absolute = (base_origin or origin_of(base)) + href  # absolute path, no dot segments
+    elif href.startswith(("http://", "https://")):
+        absolute = href  # what urljoin returns for an absolute URL
+    elif href.lower().startswith(_SKIP_PREFIXES):
+        return None
     else:
         try:
             absolute = urljoin(base, href)

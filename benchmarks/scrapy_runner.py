@@ -24,7 +24,8 @@ class TitleSpider(Spider):
     def __init__(self, start: str, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.start_urls = [start]
-        self.links = LinkExtractor(allow_domains=[urlsplit(start).hostname or ""])
+        self.allowed_domains = [urlsplit(start).hostname or ""]  # same host, as crawlkit
+        self.links = LinkExtractor()
 
     def parse(self, response):  # type: ignore[no-untyped-def]
         yield {"url": response.url, "title": response.css("title::text").get()}
@@ -47,7 +48,6 @@ def main() -> None:
         "COOKIES_ENABLED": False,
         "RETRY_ENABLED": False,
         "HTTPERROR_ALLOW_ALL": True,
-        "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",
     })
     crawler = process.create_crawler(TitleSpider)
     started = time.perf_counter()

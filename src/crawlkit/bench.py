@@ -42,6 +42,11 @@ class Workload:
     env: tuple[tuple[str, str], ...] = ()
 
 
+def _limits(concurrency: int) -> tuple[str, ...]:
+    """Concurrency with the per-host limit raised to match (every site here is one host)."""
+    return ("--concurrency", str(concurrency), "--per-host", str(concurrency))
+
+
 def workload_table(quick: bool) -> dict[str, Workload]:
     """The workloads, sized for a full run or for ``--quick`` (under 2 minutes on 2 cores)."""
     # every workload crawls its whole site, so all modes must try exactly the same URLs
@@ -49,27 +54,27 @@ def workload_table(quick: bool) -> dict[str, Workload]:
         return {
             "overhead": Workload("overhead", "harness alone: zero latency, null spider",
                                  SiteSpec(pages=100, page_bytes=512),
-                                 ("--follow", "--spider", _NULL, "--concurrency", "16")),
+                                 ("--follow", "--spider", _NULL, *_limits(16))),
             "io": Workload("io", "small pages, 100 ms per response",
                            SiteSpec(pages=30, latency=0.1, page_bytes=2048),
-                           ("--follow", "--concurrency", "32")),
+                           ("--follow", *_limits(32))),
             "cpu": Workload("cpu", "120 KB pages, BeautifulSoup spider, no latency",
                             SiteSpec(pages=40, page_bytes=120_000),
-                            ("--follow", "--spider", _HEAVY, "--concurrency", "16")),
+                            ("--follow", "--spider", _HEAVY, *_limits(16))),
         }
     return {
         "overhead": Workload("overhead", "harness alone: zero latency, null spider",
                              SiteSpec(pages=1000, page_bytes=512),
-                             ("--follow", "--spider", _NULL, "--concurrency", "16")),
+                             ("--follow", "--spider", _NULL, *_limits(16))),
         "io": Workload("io", "small pages, 100 ms per response",
                        SiteSpec(pages=1000, latency=0.1, page_bytes=2048),
-                       ("--follow", "--concurrency", "64")),
+                       ("--follow", *_limits(64))),
         "cpu": Workload("cpu", "120 KB pages, BeautifulSoup spider, no latency",
                         SiteSpec(pages=120, page_bytes=120_000),
-                        ("--follow", "--spider", _HEAVY, "--concurrency", "16")),
+                        ("--follow", "--spider", _HEAVY, *_limits(16))),
         "mixed": Workload("mixed", "100 KB pages, 50 ms per response, BeautifulSoup spider",
                           SiteSpec(pages=120, latency=0.05, page_bytes=100_000),
-                          ("--follow", "--spider", _HEAVY, "--concurrency", "32")),
+                          ("--follow", "--spider", _HEAVY, *_limits(32))),
     }
 
 
@@ -104,8 +109,7 @@ def run_sweep(tmp: Path) -> dict[str, Any]:
         seeds = _seed_file(tmp, site)
         for rounds in SWEEP_ROUNDS:
             for concurrency in SWEEP_CONCURRENCY:
-                args = ("--follow", "--spider", _HEAVY,
-                        "--concurrency", str(concurrency))
+                args = ("--follow", "--spider", _HEAVY, *_limits(concurrency))
                 plan = ComparePlan(seeds, SWEEP_MODES, args, 1,
                                    env=(("CRAWLKIT_BENCH_ROUNDS", str(rounds)),),
                                    label=f"sweep c={concurrency} rounds={rounds}")

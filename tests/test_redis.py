@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import socket
@@ -21,7 +22,11 @@ pytestmark = pytest.mark.slow
 def redis_url(tmp_path_factory):
     """A real redis-server on a free loopback port, for this module."""
     binary = shutil.which("redis-server")
-    assert binary, "redis-server is not installed (.ci/run installs it)"
+    if binary is None:
+        # CI installs it (.ci/run) and must run these tests; elsewhere say why they did not run
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is not installed; .ci/run should have installed it")
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

@@ -278,7 +278,8 @@ def _sweep_chart(sweep: dict[str, Any], path: Path) -> None:
         ax.set_title(mode)
         for y, row in enumerate(grid):
             for x, value in enumerate(row):
-                ax.text(x, y, f"{value:.0f}", ha="center", va="center", color="white")
+                shade = "black" if value > 0.6 * top else "white"  # readable on light cells
+                ax.text(x, y, f"{value:.0f}", ha="center", va="center", color=shade)
     fig.suptitle("pages/s by concurrency and parse cost")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

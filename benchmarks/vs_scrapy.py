@@ -191,7 +191,7 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/results-vs-scrapy.json")
     args = parser.parse_args()
     reps = 1 if args.quick else 3
-    big_pages, lat_pages = (150, 300) if args.quick else (500, 1000)
+    big_pages, lat_pages = (150, 300) if args.quick else (500, 2000)
     report: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
                               "repeats": reps}
 

@@ -156,7 +156,10 @@ def _rule_args(args: argparse.Namespace) -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every ``crawlkit`` subcommand."""
-    parser = _Parser(prog="crawlkit", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = _Parser(
+        prog="crawlkit",
+        description="One crawl, six concurrency strategies, measured side by side.",
+    )
     parser.add_argument("--version", action="version", version=f"crawlkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
@@ -208,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     action.add_argument("--status", action="store_true", help="print the job's progress")
     action.add_argument("--delete", action="store_true", help="delete the job's keys")
 
-    measure = sub.add_parser("measure", help=argparse.SUPPRESS)
+    measure = sub.add_parser("measure")  # internal: one measured run for compare/bench
     measure.add_argument("urls_file", metavar="URLS_FILE")
     measure.add_argument("--mode", default="async")
     measure.add_argument("--result", required=True, metavar="FILE")

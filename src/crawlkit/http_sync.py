@@ -7,6 +7,7 @@ under the crawl's limits; it never raises for a failed page.
 from __future__ import annotations
 
 import http.cookiejar
+import os
 import socket
 import time
 from typing import Any
@@ -63,6 +64,13 @@ def new_session(settings: CrawlSettings, pool_size: int | None = None) -> reques
     # no cookie is kept: a stateless crawl behaves the same in every strategy (threaded
     # workers each have a session) and carries nothing from one origin to another
     session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    # Environment settings are read once here, not on every request: requests would
+    # otherwise scan os.environ for proxies and stat ~/.netrc per request, which costs
+    # more CPU than the request itself under gevent. Like aiohttp's default, proxies
+    # from the environment are not used, and no netrc credentials are ever sent.
+    session.trust_env = False
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    session.verify = bundle or True
     session.headers["User-Agent"] = settings.user_agent
     session.max_redirects = settings.max_redirects
     size = pool_size or settings.effective_concurrency

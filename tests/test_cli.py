@@ -152,3 +152,46 @@ def test_demo_command_crawls_the_built_in_site():
     titles = {r["title"] for r in records if r["title"]}
     assert "crawlkit demo site" in titles
     assert {f"Demo page {i} \u2014 crawlkit" for i in range(40)} <= titles
+
+
+def _serve_and_get(args: list[str], path: str) -> tuple[int, str]:
+    """Start a serving command on a free port, GET ``path`` once, stop it."""
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
+    proc = subprocess.Popen([sys.executable, "-m", "crawlkit", *args, "--port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
+                    return resp.status, resp.read().decode()
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                assert time.monotonic() < deadline, "the server never answered"
+                time.sleep(0.1)
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
+
+
+def test_serve_demo_serves_the_site():
+    status, body = _serve_and_get(["serve-demo", "--pages", "5", "--links", "3"], "/page/4")
+    assert status == 200
+    assert "<title>Demo page 4 \u2014 crawlkit</title>" in body
+
+
+def test_replay_command_serves_a_recording(tmp_path, demo_site):
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text(demo_site.url + "/page/7\n")
+    warc = tmp_path / "one.warc.gz"
+    assert run_cli("record", str(seeds), "--warc", str(warc), "--quiet").returncode == 0
+    status, body = _serve_and_get(["replay", str(warc), "--speed", "10"], "/page/7")
+    assert status == 200 and "Demo page 7" in body

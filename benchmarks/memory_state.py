@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from crawlkit.demo import wait_for_port
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -45,15 +47,7 @@ def main() -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise SystemExit("the demo server did not start") from None
-                time.sleep(0.1)
+        wait_for_port(port)
         with tempfile.TemporaryDirectory() as tmp:
             seeds = Path(tmp) / "seeds.txt"
             seeds.write_text(f"http://127.0.0.1:{port}/\n")

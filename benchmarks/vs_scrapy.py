@@ -31,6 +31,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from crawlkit.demo import wait_for_port
+
 HERE = Path(__file__).parent
 MODES = ("sync", "threaded", "threadpool", "multiprocess", "async", "gevent")
 
@@ -52,15 +54,7 @@ class Site:
              "--links", str(links)],
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise SystemExit("the demo server did not start") from None
-                time.sleep(0.1)
+        wait_for_port(self.port)
 
     @property
     def url(self) -> str:

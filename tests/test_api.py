@@ -198,3 +198,12 @@ def test_seed_redirect_to_another_host_keeps_crawling_it():
     stats = Engine(settings, crawlkit.DefaultSpider(), ListSink(), fetcher).run(["http://a/"])
     assert fetcher.fetched == ["http://a/", "https://www.a/", "https://www.a/next"]
     assert stats.refused == {"offsite": 1}
+
+
+def test_wait_for_port(demo_site):
+    from crawlkit.demo import wait_for_port
+    from servers import closed_port
+
+    wait_for_port(demo_site.port, timeout=1)  # returns at once: the demo site listens
+    with pytest.raises(TimeoutError, match="nothing listens"):
+        wait_for_port(closed_port(), timeout=0.3)

@@ -15,7 +15,9 @@ Routes:
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
+import time
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
@@ -106,6 +108,25 @@ def _index(spec: SiteSpec) -> bytes:
         '<!DOCTYPE html><html><head><meta charset="utf-8"><title>crawlkit demo site</title>'
         f"</head><body><h1>crawlkit demo site</h1>\n{links}</body></html>\n"
     ).encode()
+
+
+def wait_for_port(port: int, host: str = "127.0.0.1", timeout: float = 30.0) -> None:
+    """Return once something accepts TCP connections on ``host:port``.
+
+    For servers started in another process (``serve-demo``, redis-server).
+
+    Raises:
+        TimeoutError: nothing listened within ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection((host, port), timeout=0.2).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nothing listens on {host}:{port}") from None
+            time.sleep(0.05)
 
 
 def reachable_urls(spec: SiteSpec, base: str) -> set[str]:

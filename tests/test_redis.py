@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from crawlkit.demo import SiteSpec, reachable_urls, wait_for_port
 from test_cli import assert_usage_error, run_cli
 from test_state import _records, _start, _wait_for_lines
 
@@ -36,14 +37,7 @@ def redis_url(tmp_path_factory):
          "--dir", str(workdir)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)
+    wait_for_port(port, timeout=10)
     yield f"redis://127.0.0.1:{port}/0"
     proc.terminate()
     proc.wait(timeout=10)
@@ -65,13 +59,20 @@ def _status(redis_url, job):
     return json.loads(proc.stdout)
 
 
-def test_three_workers_share_one_crawl(redis_url, tmp_path, site_and_clean):
-    site, seeds, clean = site_and_clean
+def test_three_workers_share_one_crawl(redis_url, tmp_path, site_factory):
+    # each worker keeps 4 requests in flight on a 100 ms site: one alone would need
+    # about 5 s, so every worker has started while work is left
+    spec = SiteSpec(pages=100, links=5, latency=0.1)
+    site = site_factory(**vars(spec))
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text(site.url + "/\n")
+    clean = reachable_urls(spec, site.url)
     job = "share"
     outs = [tmp_path / f"w{i}.jsonl" for i in range(3)]
     modes = ["async", "threaded", "gevent"]
     procs = [_start("crawl", str(seeds), "--follow", "--mode", mode, "--frontier", redis_url,
-                    "--job", job, "--out", str(out), "--quiet", "--per-host", "4")
+                    "--job", job, "--out", str(out), "--quiet", "--concurrency", "4",
+                    "--per-host", "64")
              for mode, out in zip(modes, outs, strict=True)]
     for proc in procs:
         _, err = proc.communicate(timeout=120)

@@ -17,7 +17,8 @@ def test_snapshot_line_has_every_figure_and_an_eta_when_bounded():
 
 
 def test_engine_reports_progress_while_it_crawls(site_factory):
-    site = site_factory(pages=40, links=3, latency=0.05)
+    site = site_factory(pages=40, links=3, latency=0.15)
+    # 40 pages, 4 at a time, 0.15 s each: at least 1.5 s, so several 0.5 s snapshots
     seen: list[Snapshot] = []
     settings = CrawlSettings(mode="async", follow=True, concurrency=4)
     stats = Engine(settings, crawlkit.DefaultSpider(), ListSink(), progress=seen.append).run(

@@ -47,6 +47,17 @@ def check_encodings(value: str | None) -> None:
             raise TooManyEncodings(value)
 
 
+class TruncatedBody(Exception):
+    """Raised inside a fetch when the connection ends before the announced body did."""
+
+
+class BadContentEncoding(Exception):
+    """Raised inside a fetch when a body does not decode with its declared Content-Encoding."""
+
+
+BAD_ENCODING = "bad content encoding"
+
+
 class Deadline(Exception):
     """Raised inside a fetch when the total timeout passes while the body streams."""
 
@@ -85,7 +96,7 @@ _NAME_REASONS = (
     ("RemoteDisconnected", DISCONNECTED),
     ("InvalidURL", "invalid url"),
     ("InvalidUrl", "invalid url"),
-    ("ContentDecodingError", "bad content encoding"),
+    ("ContentDecodingError", BAD_ENCODING),
     ("TooManyRedirects", "too many redirects"),
 )
 
@@ -102,6 +113,10 @@ def reason_for(exc: BaseException) -> str:
             return TOO_MANY_ENCODINGS
         if isinstance(err, (Deadline, TimeoutError, asyncio.TimeoutError, socket.timeout)):
             return TIMEOUT
+        if isinstance(err, TruncatedBody):
+            return TRUNCATED
+        if isinstance(err, BadContentEncoding):
+            return BAD_ENCODING
     names = " ".join(type(err).__name__ for err in chain)
     if any(name in names for name in _TRUNCATION_NAMES):
         return TRUNCATED

@@ -1,4 +1,4 @@
-"""``gevent``: a pool of greenlets running requests under monkey-patching.
+"""``gevent``: a pool of greenlets fetching with geventhttpclient under monkey-patching.
 
 Monkey-patching rewrites the standard library for the whole process, which
 would break the other strategies. So this strategy runs its greenlets in a
@@ -12,6 +12,8 @@ This is the only module that imports gevent, and only in the child.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import pickle
 import socket
@@ -28,6 +30,7 @@ from ..settings import CrawlSettings
 from .base import OutcomeQueue
 
 _HEADER = struct.Struct("!I")
+_BUFFER = 256 * 1024
 _BOOT = (
     "from gevent import monkey; monkey.patch_all()\n"
     "import sys\n"
@@ -41,64 +44,79 @@ def _send(sock: socket.socket, obj: Any) -> None:
     sock.sendall(_HEADER.pack(len(data)) + data)
 
 
-def _recv_exact(sock: socket.socket, n: int) -> bytes | None:
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            return None
-        buf += chunk
-    return bytes(buf)
+def _reader(sock: socket.socket) -> io.BufferedReader:
+    """A buffered reader on ``sock``: one receive can bring in many frames."""
+    return io.BufferedReader(sock.makefile("rb", buffering=0), _BUFFER)
 
 
-def _recv(sock: socket.socket) -> Any:
-    """One pickled frame; raises EOFError when the peer closed the socket."""
-    header = _recv_exact(sock, _HEADER.size)
-    if header is None:
+def _recv(stream: io.BufferedReader) -> Any:
+    """One pickled frame from a buffered reader; raises EOFError when the peer closed."""
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
         raise EOFError
     (size,) = _HEADER.unpack(header)
-    data = _recv_exact(sock, size)
-    if data is None:
+    data = stream.read(size)
+    if len(data) < size:
         raise EOFError
     return pickle.loads(data)
 
 
 def child_main(fd: int) -> None:
-    """Entry point of the gevent child (already monkey-patched by the boot code)."""
+    """Entry point of the gevent child (already monkey-patched by the boot code).
+
+    Requests arrive in batches (one frame per engine round); outcomes leave in
+    batches too: the first greenlet to finish schedules a flush, which runs once
+    every greenlet woken in the same turn of the hub has added its outcome.
+    """
+    import gevent
     import gevent.pool
 
-    from .. import http_sync
+    from .. import http_green
     from ..procutil import die_with_parent
     from .base import failed_outcome
 
     die_with_parent()
     sock = socket.socket(fileno=fd)  # a gevent socket: reads and writes yield
-    processor, settings = _recv(sock)
-    session = http_sync.new_session(settings)
+    stream = _reader(sock)
+    processor, settings = _recv(stream)
+    clients = http_green.Clients(settings)
     pool = gevent.pool.Pool(settings.effective_concurrency)
-    # serialises frames written by concurrent greenlets (a gevent lock after patching)
-    send_lock = threading.Lock()
+    ready: list[Outcome] = []  # outcomes not yet sent; greenlets of one thread, no lock
+    flush_scheduled = False
+
+    def flush() -> None:
+        nonlocal flush_scheduled
+        while ready:
+            batch = ready[:]
+            ready.clear()
+            _send(sock, batch)  # may yield: outcomes finished meanwhile go in the next batch
+        flush_scheduled = False
 
     def work(request: Request) -> None:
+        nonlocal flush_scheduled
         try:
-            outcome = processor(http_sync.fetch(session, request, settings))
+            outcome = processor(http_green.fetch(clients, request, settings))
         except Exception as exc:
             outcome = failed_outcome(processor, request, exc)
-        with send_lock:
-            _send(sock, outcome)
+        ready.append(outcome)
+        if not flush_scheduled:
+            flush_scheduled = True
+            gevent.spawn(flush)
 
     try:
         while True:
             try:
-                request = _recv(sock)
+                requests = _recv(stream)
             except EOFError:
                 break
-            if request is None:
+            if requests is None:
                 break
-            pool.spawn(work, request)
+            for request in requests:
+                pool.spawn(work, request)
     finally:
         pool.kill()
-        session.close()
+        clients.close()
+        stream.close()
         sock.close()
 
 
@@ -121,6 +139,7 @@ class GeventFetcher:
                 "as a module)"
             )
         self._outcomes = OutcomeQueue()
+        self._unsent: list[Request] = []  # only the engine's thread touches it
         parent, child = socket.socketpair()
         self._sock = parent
         env = dict(os.environ)
@@ -142,21 +161,31 @@ class GeventFetcher:
         self._reader.start()
 
     def _read(self) -> None:
+        stream = _reader(self._sock)
         while True:
             try:
-                outcome = _recv(self._sock)
+                outcomes = _recv(stream)
             except (EOFError, OSError):
                 if not self._closing.is_set():
                     code = self._proc.poll()
                     self._outcomes.put(FetcherError(f"gevent worker process exited ({code})"))
                 return
-            self._outcomes.put(outcome)
+            for outcome in outcomes:
+                self._outcomes.put(outcome)
 
     def submit(self, request: Request) -> None:
-        with self._send_lock:
-            _send(self._sock, request)
+        """Queue ``request``; it is sent with the others of this round when the
+        engine next calls :meth:`completed` (one frame, one wake-up of the child)."""
+        self._unsent.append(request)
+
+    def _send_unsent(self) -> None:
+        if self._unsent:
+            batch, self._unsent = self._unsent, []
+            with self._send_lock:
+                _send(self._sock, batch)
 
     def completed(self, timeout: float | None = None) -> list[Outcome]:
+        self._send_unsent()
         return self._outcomes.drain(timeout)
 
     def close(self) -> None:
@@ -171,5 +200,7 @@ class GeventFetcher:
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait()
-        self._sock.close()
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)  # ends the reader's read even if the
+        self._sock.close()                         # child left the socket open
         self._reader.join(timeout=5)

@@ -96,11 +96,15 @@ def best_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return ordered[len(ordered) // 2]
 
 
-def repeat(fn: Any, times: int) -> dict[str, Any]:
-    runs = [fn() for _ in range(times)]
-    med = best_of(runs)
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median run, with every run's pages/s listed under ``runs``."""
+    med = dict(best_of(runs))
     med["runs"] = [round(r["pages_per_second"], 1) for r in runs]
     return med
+
+
+def repeat(fn: Any, times: int) -> dict[str, Any]:
+    return summarise([fn() for _ in range(times)])
 
 
 def engine_overhead(pages: int) -> float:
@@ -206,12 +210,17 @@ def main() -> None:
         latency["scrapy"] = repeat(lambda: scrapy_run(site.url, 64), reps)
     finally:
         site.close()
-    site = Site(300, 13_000, 0.0)
+    # short runs are noisy: 1,500 URLs per run, the three loops interleaved round by round
+    site = Site(1500, 13_000, 0.0)
     try:
-        urls = [f"{site.url}/page/{i}" for i in range(300)]
-        bare = repeat(lambda: bare_requests(urls), reps)
-        bare_parsed = repeat(lambda: bare_requests_parsed(urls), reps)
-        sync = repeat(lambda: sync_list(urls), reps)
+        urls = [f"{site.url}/page/{i}" for i in range(1500)]
+        rounds = 3 if args.quick else 5
+        runs: dict[str, list[dict[str, Any]]] = {"bare": [], "parsed": [], "sync": []}
+        for _ in range(rounds):
+            runs["bare"].append(bare_requests(urls))
+            runs["parsed"].append(bare_requests_parsed(urls))
+            runs["sync"].append(sync_list(urls))
+        bare, bare_parsed, sync = (summarise(runs[k]) for k in ("bare", "parsed", "sync"))
     finally:
         site.close()
     engine = statistics.median(engine_overhead(20_000) for _ in range(reps))

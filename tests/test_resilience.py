@@ -3,6 +3,8 @@ in every strategy."""
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 import crawlkit
@@ -147,3 +149,14 @@ def test_traps_and_hostile_links_are_not_followed():
     assert not frontier.add_link("http://h/cal/2026/cal/2026/cal/2026/cal/2026", 1)
     assert not frontier.add_link("http://h/" + "/".join(f"d{i}" for i in range(41)), 1)
     assert frontier.refused["trap"] == 2
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_credentials_in_a_url_are_sent_to_that_url_only_as_basic_auth(mode):
+    with PoliteServer() as server:
+        host = server.url.split("//", 1)[1]
+        result = crawlkit.crawl([f"http://user:p%40ss@{host}/echo", f"{server.url}/echo?plain"],
+                                mode=mode, retries=0, obey_robots=False)
+        titles = sorted(r["title"] for r in result)
+        token = base64.b64encode(b"user:p@ss").decode()
+        assert titles == [f"cookie=none auth=Basic {token}", "cookie=none auth=none"]

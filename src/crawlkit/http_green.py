@@ -14,10 +14,11 @@ Import it only in a process gevent has monkey-patched.
 
 from __future__ import annotations
 
+import base64
 import os
 import time
 from collections import OrderedDict
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import gevent
 from geventhttpclient import HTTPClient
@@ -59,8 +60,10 @@ class Clients:
         # only greenlets of one thread touch this: no lock (gevent switches only on I/O)
         self._clients: OrderedDict[tuple[str, str, int], HTTPClient] = OrderedDict()
 
-    def for_url(self, url: str) -> tuple[HTTPClient, str]:
-        """The client for ``url``'s origin and the request target to send it."""
+    def for_url(self, url: str) -> tuple[HTTPClient, str, dict[str, str]]:
+        """The client for ``url``'s origin, the request target to send it and the
+        request's own headers (Basic credentials from the URL, as requests and
+        aiohttp send them)."""
         try:
             parts = urlsplit(url)
             port = parts.port
@@ -87,7 +90,12 @@ class Clients:
                 self._clients.popitem(last=False)[1].close()
         else:
             self._clients.move_to_end(key)
-        return client, target
+        headers = {}
+        if parts.username is not None:
+            userinfo = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            token = base64.b64encode(userinfo.encode("latin-1", "replace")).decode("ascii")
+            headers["Authorization"] = f"Basic {token}"
+        return client, target, headers
 
     def _new(self, scheme: str, host: str, port: int) -> HTTPClient:
         headers = dict(self._headers)
@@ -129,8 +137,8 @@ def fetch(clients: Clients, request: Request, settings: CrawlSettings) -> FetchR
     headers: dict[str, str] = {}
     try:
         with gevent.Timeout(settings.timeout, Deadline):
-            client, target = clients.for_url(request.url)
-            response = client.get(target)
+            client, target, own_headers = clients.for_url(request.url)
+            response = client.get(target, headers=own_headers)
             try:
                 first_byte = time.perf_counter()
                 status = response.status_code

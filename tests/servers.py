@@ -7,6 +7,7 @@ import contextlib
 import functools
 import gzip
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -269,8 +270,8 @@ class PoliteServer(LoopbackServer):
     """
 
     def __init__(self, pages: int = 10, latency: float = 0.0, robots: str = "",
-                 robots_status: int = 200) -> None:
-        super().__init__()
+                 robots_status: int = 200, ssl_context: ssl.SSLContext | None = None) -> None:
+        super().__init__(ssl_context=ssl_context)
         self.pages = pages
         self.latency = latency
         self.robots = robots

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -164,9 +165,11 @@ class LoopbackServer:
     :meth:`start` and :meth:`stop`, or :meth:`serve_forever`.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         self.host = host
         self.port = port
+        self.ssl_context = ssl_context  # serve https with this server context when set
         self.requests = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.ServerRunner | None = None
@@ -175,7 +178,8 @@ class LoopbackServer:
     @property
     def url(self) -> str:
         """Base URL without a trailing slash, e.g. ``http://127.0.0.1:40211``."""
-        return f"http://{self.host}:{self.port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{self.host}:{self.port}"
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         raise NotImplementedError
@@ -184,7 +188,8 @@ class LoopbackServer:
         server = web.Server(self._handle, access_log=None)
         self._runner = web.ServerRunner(server, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)
+        site = web.TCPSite(self._runner, self.host, self.port, backlog=1024,
+                           ssl_context=self.ssl_context)
         await site.start()
         server_obj: Any = site._server
         self.port = int(server_obj.sockets[0].getsockname()[1])

@@ -13,6 +13,7 @@ from .http_errors import BodyTooLarge, check_encodings, reason_for
 from .models import FetchResult, Request
 from .netguard import check_ip, is_ip_literal
 from .settings import CrawlSettings
+from .tls import client_context
 
 CHUNK = 64 * 1024
 
@@ -43,6 +44,7 @@ def new_session(settings: CrawlSettings) -> aiohttp.ClientSession:
         limit_per_host=0,
         ttl_dns_cache=300,
         resolver=_PublicResolver() if settings.block_private else None,
+        ssl=client_context() or True,
     )
     return aiohttp.ClientSession(
         connector=connector,

@@ -15,7 +15,6 @@ Import it only in a process gevent has monkey-patched.
 from __future__ import annotations
 
 import base64
-import os
 import time
 from collections import OrderedDict
 from urllib.parse import unquote, urlsplit
@@ -29,6 +28,7 @@ from .http_errors import BodyTooLarge, Deadline, TruncatedBody, reason_for
 from .models import FetchResult, Request
 from .netguard import check_ip, is_ip_literal, resolve_public
 from .settings import CrawlSettings
+from .tls import ca_bundle
 
 CHUNK = 64 * 1024
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -55,7 +55,7 @@ class Clients:
             "Accept": "*/*",
             "Accept-Encoding": ACCEPT_ENCODING,
         }
-        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        bundle = ca_bundle()
         self._ssl_options = {"ca_certs": bundle} if bundle else {}
         # only greenlets of one thread touch this: no lock (gevent switches only on I/O)
         self._clients: OrderedDict[tuple[str, str, int], HTTPClient] = OrderedDict()

@@ -7,7 +7,6 @@ under the crawl's limits; it never raises for a failed page.
 from __future__ import annotations
 
 import http.cookiejar
-import os
 import socket
 import time
 from typing import Any
@@ -21,6 +20,7 @@ from .http_errors import BodyTooLarge, Deadline, check_encodings, reason_for
 from .models import FetchResult, Request
 from .netguard import resolve_public
 from .settings import CrawlSettings
+from .tls import ca_bundle
 
 CHUNK = 64 * 1024
 
@@ -69,8 +69,7 @@ def new_session(settings: CrawlSettings, pool_size: int | None = None) -> reques
     # more CPU than the request itself under gevent. Like aiohttp's default, proxies
     # from the environment are not used, and no netrc credentials are ever sent.
     session.trust_env = False
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-    session.verify = bundle or True
+    session.verify = ca_bundle() or True
     session.headers["User-Agent"] = settings.user_agent
     session.max_redirects = settings.max_redirects
     size = pool_size or settings.effective_concurrency

@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import IO, Any
 
+from .disk_frontier import DiskFrontier
+from .errors import UsageError
 from .fetchers import Fetcher, get_fetcher
 from .frontier import Frontier
 from .models import Outcome, Request
@@ -67,7 +69,13 @@ class Engine:
         self.spider = spider
         self.sink = sink
         self.fetcher = fetcher if fetcher is not None else get_fetcher(settings.mode)
-        self.frontier = frontier if frontier is not None else Frontier(settings)
+        if state is not None and frontier is not None:
+            raise UsageError("a durable state keeps its own frontier: pass one or the other")
+        self._disk_frontier = DiskFrontier(settings, state) if state is not None else None
+        if frontier is None:
+            frontier = Frontier(settings) if state is None else self._disk_frontier
+        assert frontier is not None
+        self.frontier = frontier
         self.observer = observer
         self.processor = processor if processor is not None else Processor(spider, settings)
         self.rng = random.Random()
@@ -89,8 +97,6 @@ class Engine:
         self.progress = progress
         self._progress_at = 0.0
         self._batch_started = time.perf_counter()
-        if state is not None:
-            self.frontier.on_accept = state.new.append
 
     def request_stop(self) -> None:
         """Take no new URL; finish the requests in flight, then return (thread-safe)."""
@@ -119,7 +125,8 @@ class Engine:
             for seed in seeds:
                 self.frontier.add_seed(seed)
             return
-        self.frontier.restore(state.seen(), state.pending(), resume.allowed_hosts)
+        assert self._disk_frontier is not None
+        self._disk_frontier.resume(resume.allowed_hosts)
         c = resume.counters
         self._ok, self._failed, self._items = c["ok"], c["failed"], c["items"]
         self._bytes, self._retries = c["bytes"], c["retries"]

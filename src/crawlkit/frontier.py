@@ -9,14 +9,24 @@ import heapq
 import itertools
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
-from dataclasses import replace
+from collections.abc import Callable
+from typing import Protocol
 
 from .models import Request
 from .settings import CrawlSettings
 from .urls import canonicalize, host_of, origin_of
 
 MAX_SEGMENT_REPEATS = 3
+
+
+class SeenSet(Protocol):
+    """What the frontier needs of its seen set: a ``set``, or one kept on disk."""
+
+    def __contains__(self, url: object) -> bool: ...
+
+    def add(self, url: str) -> None: ...
+
+
 MAX_PATH_SEGMENTS = 40
 
 
@@ -35,27 +45,21 @@ class Frontier:
         self._delayed: list[tuple[float, int, Request]] = []
         self._tiebreak = itertools.count()
         self._new_origins: list[str] = []
-        self._seen: set[str] = set()
+        self._seen: SeenSet = set()  # every URL accepted
         self._size = 0
         self.allowed_hosts: set[str] = set()
         self.pages_started = 0
         self.refused: Counter[str] = Counter()
         self.on_accept: Callable[[Request], None] | None = None
 
-    def restore(self, seen: Iterable[str], pending: Iterable[Request],
-                allowed_hosts: Iterable[str]) -> None:
-        """Load what a durable state kept: the seen set, the pages not done, the hosts."""
-        self._seen.update(seen)
-        self.allowed_hosts.update(allowed_hosts)
-        now = time.perf_counter()
-        for request in pending:
-            self._push(replace(request, queued_at=now))
-
     def _accept(self, request: Request) -> None:
         self._seen.add(request.url)
         self._push(request)
         if self.on_accept is not None:
             self.on_accept(request)
+
+    def _refill(self, origin: str, queue: deque[Request]) -> None:
+        """Top up an origin's empty queue from elsewhere (a frontier on disk does)."""
 
     def __len__(self) -> int:
         return self._size + len(self._delayed)
@@ -155,16 +159,26 @@ class Frontier:
         full = limit is not None and self.pages_started >= limit
         ring = self._ring
         for _ in range(len(ring)):
+            if not ring:
+                break
             origin = ring[0]
             ring.rotate(-1)
             queue = self._queues[origin]
+            if not queue:
+                self._refill(origin, queue)
+                if not queue:
+                    del self._queues[origin]
+                    ring.remove(origin)
+                    continue
             if (full and queue[0].attempt == 0) or not ready(origin, now):
                 continue
             request = queue.popleft()
             self._size -= 1
             if not queue:
-                del self._queues[origin]
-                ring.remove(origin)
+                self._refill(origin, queue)
+                if not queue:
+                    del self._queues[origin]
+                    ring.remove(origin)
             if request.attempt == 0:
                 self.pages_started += 1
             return request

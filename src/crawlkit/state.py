@@ -20,23 +20,25 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from .errors import UsageError
 from .models import Request
+from .urls import origin_of
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     url TEXT NOT NULL UNIQUE,
+    origin TEXT NOT NULL,
     depth INTEGER NOT NULL,
     hops TEXT NOT NULL,
     done INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS requests_pending ON requests (done, seq);
+CREATE INDEX IF NOT EXISTS requests_queue ON requests (origin, done, seq);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -71,6 +73,10 @@ class CrawlState:
             self._db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise UsageError(f"cannot use --state {str(path)!r}: {exc}") from None
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(requests)")}
+        if "origin" not in columns:
+            raise UsageError(f"--state {str(path)!r} was written by an older crawlkit; "
+                             "use a new state file")
         stored = self._meta("fingerprint")
         if stored is None:
             self._set_meta({"fingerprint": fingerprint})
@@ -79,7 +85,8 @@ class CrawlState:
                 f"--state {str(path)!r} belongs to another crawl (other seeds or options); "
                 "use a new state file"
             )
-        self.new: list[Request] = []
+        self.new: list[Request] = []  # accepted, not yet in the database, in order
+        self.new_urls: set[str] = set()  # the same URLs, for membership tests
         self.done: list[str] = []
 
     def _meta(self, key: str) -> str | None:
@@ -105,18 +112,68 @@ class CrawlState:
             fresh=False,
         )
 
-    def seen(self) -> Iterator[str]:
-        """Every URL ever accepted."""
-        for (url,) in self._db.execute("SELECT url FROM requests"):
-            yield url
+    def accept(self, request: Request) -> None:
+        """Journal an accepted request (written with the next batch, or sooner)."""
+        self.new.append(request)
+        self.new_urls.add(request.url)
 
-    def pending(self) -> Iterator[Request]:
-        """Accepted pages not done, in the order they were accepted."""
+    def is_known(self, url: str) -> bool:
+        """Whether ``url`` was ever accepted (this run or an earlier one)."""
+        if url in self.new_urls:
+            return True
+        row = self._db.execute("SELECT 1 FROM requests WHERE url = ?", (url,)).fetchone()
+        return row is not None
+
+    def pending_origins(self) -> list[tuple[str, int]]:
+        """Origins with accepted pages not done, and how many each has."""
         rows = self._db.execute(
-            "SELECT url, depth, hops FROM requests WHERE done = 0 ORDER BY seq"
+            "SELECT origin, COUNT(*) FROM requests WHERE done = 0 GROUP BY origin ORDER BY MIN(seq)"
         )
-        for url, depth, hops in rows:
-            yield Request(url, depth, tuple(json.loads(hops)))
+        return [(str(origin), int(count)) for origin, count in rows]
+
+    def pending_after(self, origin: str, after: str | None, limit: int) -> list[Request]:
+        """Up to ``limit`` of ``origin``'s pages not done, in the order they were
+        accepted, starting after the URL ``after`` (from the first when ``None``).
+
+        Requests accepted but not yet written are written first, so none is missed.
+        """
+        self.write_new()
+        db = self._db
+        seq = 0
+        if after is not None:
+            row = db.execute("SELECT seq FROM requests WHERE url = ?", (after,)).fetchone()
+            seq = int(row[0]) if row is not None else 0
+        rows = db.execute(
+            "SELECT url, depth, hops FROM requests WHERE origin = ? AND done = 0 AND seq > ? "
+            "ORDER BY seq LIMIT ?", (origin, seq, limit),
+        )
+        return [Request(url, depth, tuple(json.loads(hops))) for url, depth, hops in rows]
+
+    def _insert_new(self) -> None:
+        self._db.executemany(
+            "INSERT OR IGNORE INTO requests (url, origin, depth, hops) VALUES (?, ?, ?, ?)",
+            [(r.url, origin_of(r.url), r.depth, json.dumps(r.hops)) for r in self.new],
+        )
+
+    def write_new(self) -> None:
+        """Write the accepted requests now, ahead of their batch.
+
+        Safe at any moment: a URL in the journal before the page that found it is
+        done is simply pending; if that page is fetched again after a crash, its
+        links are found already known.
+        """
+        if not self.new:
+            return
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            self._insert_new()
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        self.new.clear()
+        self.new_urls.clear()
 
     def commit(
         self, out: IO[bytes] | None, counters: dict[str, Any], allowed_hosts: Sequence[str]
@@ -130,10 +187,7 @@ class CrawlState:
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.executemany(
-                "INSERT OR IGNORE INTO requests (url, depth, hops) VALUES (?, ?, ?)",
-                [(r.url, r.depth, json.dumps(r.hops)) for r in self.new],
-            )
+            self._insert_new()
             db.executemany("UPDATE requests SET done = 1 WHERE url = ?",
                            [(url,) for url in self.done])
             self._set_meta({
@@ -146,6 +200,7 @@ class CrawlState:
             db.execute("ROLLBACK")
             raise
         self.new.clear()
+        self.new_urls.clear()
         self.done.clear()
 
     def close(self) -> None:

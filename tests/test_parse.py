@@ -19,6 +19,20 @@ def test_base_href_is_honoured():
     assert extract(html, "http://h/")[1] == ("http://other/base/x",)
 
 
+def test_first_title_and_first_base_with_href_win():
+    html = ('<title>one</title><base target="_top"><base href><base href="http://o/b/">'
+            '<base href="http://late/"><title>two</title><a href="x">x</a>')
+    assert extract(html, "http://h/d/") == ("one", ("http://h/d/x",))  # an empty href counts
+    html = '<base target="_top"><base href="http://o/b/"><a href="x">x</a>'
+    assert extract(html, "http://h/d/") == (None, ("http://o/b/x",))
+
+
+def test_area_links_keep_their_place_among_a_links():
+    html = '<a href="/1">1</a><map><area href="/2"><area></map><a href="/3">3</a><area href="/4">'
+    assert extract(html, "http://h/")[1] == ("http://h/1", "http://h/2", "http://h/3",
+                                             "http://h/4")
+
+
 def test_no_title_and_empty_document():
     assert extract("", "http://h/") == (None, ())
     assert extract("<p>just text", "http://h/") == (None, ())

@@ -93,22 +93,25 @@ def extract(text: str, base_url: str) -> tuple[str | None, tuple[str, ...]]:
     if text.count("<") > DEEP_TAGS and _unclosed_tags(text) > DEEP_TAGS // 2:
         return extract_by_scan(text, base_url)
     tree = LexborHTMLParser(text)
+    # tags() walks the tree natively; a CSS selector would cost more to compile
+    # (~50 us per call) than a small page costs to parse
     title: str | None = None
+    for node in tree.tags("title"):
+        title = " ".join(node.text(deep=True).split())
+        break
     base: str | None = None
+    for node in tree.tags("base"):
+        href = node.attributes.get("href")
+        if href is not None or "href" in node.attributes:
+            base = href or ""
+            break
+    # <area> is rare: only then pay for the selector that keeps it in document order
+    nodes = tree.css("a[href], area[href]") if tree.tags("area") else tree.tags("a")
     hrefs: list[str] = []
-    # one walk of the tree for all three (document order)
-    for node in tree.css("title, base[href], a[href], area[href]"):
-        tag = node.tag
-        if tag == "title":
-            if title is None:
-                title = " ".join(node.text(deep=True).split())
-        elif tag == "base":
-            if base is None:
-                base = node.attributes.get("href") or ""
-        else:
-            href = node.attributes.get("href")
-            if href:
-                hrefs.append(href)
+    for node in nodes:
+        href = node.attributes.get("href")
+        if href:
+            hrefs.append(href)
     if base:
         resolved = resolve_link(base_url, base)
         if resolved is not None:

@@ -91,6 +91,30 @@ def test_three_workers_share_one_crawl(redis_url, tmp_path, site_factory):
     assert_usage_error(run_cli("job", job, "--frontier", redis_url, "--status"), "no job")
 
 
+def test_workers_share_a_per_host_limit_fairly(redis_url, tmp_path, site_factory):
+    # one origin, 4 slots across both workers, each able to use them all: without a
+    # fair share the worker that acknowledges and asks again first takes everything
+    spec = SiteSpec(pages=160, links=5, latency=0.1)
+    site = site_factory(**vars(spec))
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text(site.url + "/\n")
+    outs = [tmp_path / f"w{i}.jsonl" for i in range(2)]
+    procs = [_start("crawl", str(seeds), "--follow", "--mode", "async", "--frontier", redis_url,
+                    "--job", "fair", "--out", str(out), "--quiet", "--concurrency", "16",
+                    "--per-host", "4")
+             for out in outs]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    per_worker = [[r["url"] for r in _records(out)] for out in outs]
+    urls = [url for worker in per_worker for url in worker]
+    clean = reachable_urls(spec, site.url)
+    assert len(urls) == len(set(urls)) and set(urls) == clean  # no lease expired
+    # 4 slots of 100 ms: about 5 s of work; the second worker starts well before the end
+    counts = [len(worker) for worker in per_worker]
+    assert min(counts) >= len(clean) // 4, counts
+
+
 def test_a_killed_worker_loses_nothing(redis_url, tmp_path, site_and_clean):
     site, seeds, clean = site_and_clean
     job = "kill"

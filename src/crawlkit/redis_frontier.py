@@ -5,11 +5,18 @@ Every worker runs the same command. Redis holds, under ``crawlkit:{job}:``:
 * ``seen``           SET of every URL ever accepted (shared de-duplication);
 * ``q:{origin}``     LIST per origin of queued requests (JSON), ``origins`` the
                      round-robin LIST of origins with work (``origins_set`` mirrors it);
-* ``leases``         ZSET url -> lease expiry, ``leased`` HASH url -> request;
+* ``leases``         ZSET url -> lease expiry, ``leased`` HASH url -> request,
+                     ``owner`` HASH url -> the worker holding the lease;
 * ``inflight``, ``next``  HASHes per origin: requests in flight, earliest next start
                      (so ``--per-host`` and ``--delay`` hold across all workers);
 * ``stats``, ``errors``   HASHes of shared counters (``started`` enforces ``--max-pages``);
+* ``workers``        ZSET worker -> when it last asked for work; ``mine`` HASH
+                     "worker origin" -> that worker's requests in flight there;
 * ``hosts``          SET of the seeds' hosts, ``meta`` HASH with the crawl's fingerprint.
+
+The per-origin limit is shared fairly: with W workers heard from in the last 10
+seconds, one worker holds at most ceil(per_host / W) of an origin's slots, so a
+worker that acknowledges and asks again at once cannot starve the others.
 
 A worker *leases* a request (a Lua script: reclaim expired leases, pick the next
 origin whose limits allow a start, move one request to ``leases``), and
@@ -17,7 +24,9 @@ origin whose limits allow a start, move one request to ``leases``), and
 drop the lease, add the page's new links to ``seen`` and the queues, add to the
 counters). A worker that dies loses nothing: its leases expire and are handed
 out again, so records it had written but not acknowledged may appear twice
-(bounded by what it had in flight); nothing accepted is lost.
+(bounded by what it had in flight); nothing accepted is lost. A late
+acknowledgement of a lease that expired and went to another worker leaves that
+worker's lease alone.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from __future__ import annotations
 import heapq
 import json
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -39,8 +49,13 @@ _LEASE = """
 local p = ARGV[1]
 local lease, per_host = tonumber(ARGV[2]), tonumber(ARGV[3])
 local delay, max_pages = tonumber(ARGV[4]), tonumber(ARGV[5])
+local worker = ARGV[6]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+redis.call('ZADD', p .. 'workers', now, worker)
+-- a worker not heard from for 10 s has no share
+redis.call('ZREMRANGEBYSCORE', p .. 'workers', '-inf', now - 10)
+local share = math.ceil(per_host / math.max(1, redis.call('ZCARD', p .. 'workers')))
 local function enqueue_origin(origin)
   if redis.call('SADD', p .. 'origins_set', origin) == 1 then
     redis.call('RPUSH', p .. 'origins', origin)
@@ -50,10 +65,13 @@ for _, url in ipairs(redis.call('ZRANGEBYSCORE', p .. 'leases', '-inf', now)) do
   local data = redis.call('HGET', p .. 'leased', url)
   redis.call('ZREM', p .. 'leases', url)
   redis.call('HDEL', p .. 'leased', url)
+  local owner = redis.call('HGET', p .. 'owner', url)
+  redis.call('HDEL', p .. 'owner', url)
   if data then
     local req = cjson.decode(data)
     redis.call('LPUSH', p .. 'q:' .. req['o'], data)
     redis.call('HINCRBY', p .. 'inflight', req['o'], -1)
+    if owner then redis.call('HINCRBY', p .. 'mine', owner .. ' ' .. req['o'], -1) end
     if (req['a'] or 0) == 0 then redis.call('HINCRBY', p .. 'stats', 'started', -1) end
     redis.call('HINCRBY', p .. 'stats', 'reclaimed', 1)
     enqueue_origin(req['o'])
@@ -68,14 +86,17 @@ for i = 1, n do
     redis.call('SREM', p .. 'origins_set', origin)
   else
     local inflight = tonumber(redis.call('HGET', p .. 'inflight', origin) or '0')
+    local mine = tonumber(redis.call('HGET', p .. 'mine', worker .. ' ' .. origin) or '0')
     local next_start = tonumber(redis.call('HGET', p .. 'next', origin) or '0')
     local req = cjson.decode(data)
     local fresh = (req['a'] or 0) == 0
     local started = tonumber(redis.call('HGET', p .. 'stats', 'started') or '0')
-    if inflight < per_host and now >= next_start
+    if inflight < per_host and mine < share and now >= next_start
         and not (fresh and max_pages >= 0 and started >= max_pages) then
       redis.call('LPOP', p .. 'q:' .. origin)
       redis.call('HINCRBY', p .. 'inflight', origin, 1)
+      redis.call('HINCRBY', p .. 'mine', worker .. ' ' .. origin, 1)
+      redis.call('HSET', p .. 'owner', req['u'], worker)
       redis.call('HSET', p .. 'next', origin, tostring(now + delay))
       if fresh then redis.call('HINCRBY', p .. 'stats', 'started', 1) end
       redis.call('ZADD', p .. 'leases', now + lease, req['u'])
@@ -106,9 +127,14 @@ return added
 _ACK = """
 local p, url, origin = ARGV[1], ARGV[2], ARGV[3]
 local counters, errors, links = cjson.decode(ARGV[4]), cjson.decode(ARGV[5]), cjson.decode(ARGV[6])
-if redis.call('ZREM', p .. 'leases', url) == 1 then
+local worker = ARGV[7]
+-- a lease that expired and went to another worker is that worker's to acknowledge
+if redis.call('HGET', p .. 'owner', url) == worker then
+  redis.call('ZREM', p .. 'leases', url)
   redis.call('HDEL', p .. 'leased', url)
+  redis.call('HDEL', p .. 'owner', url)
   redis.call('HINCRBY', p .. 'inflight', origin, -1)
+  redis.call('HINCRBY', p .. 'mine', worker .. ' ' .. origin, -1)
 end
 for k, v in pairs(counters) do redis.call('HINCRBY', p .. 'stats', k, v) end
 for k, v in pairs(errors) do redis.call('HINCRBY', p .. 'errors', k, v) end
@@ -197,6 +223,7 @@ class RedisFrontier(Frontier):
         self.client = client
         self.prefix = job_prefix(job)
         self.lease = lease
+        self.worker = uuid.uuid4().hex  # this process, in the workers' fair shares
         self._lease_script = client.register_script(_LEASE)
         self._add_script = client.register_script(_ADD)
         self._ack_script = client.register_script(_ACK)
@@ -266,7 +293,7 @@ class RedisFrontier(Frontier):
         errors = {error: 1} if error else {}
         self._ack_script(args=[self.prefix, request.url, origin_of(request.url),
                                json.dumps(counters), json.dumps(errors),
-                               json.dumps(self._links)])
+                               json.dumps(self._links), self.worker])
         self._links.clear()
 
     # taking requests
@@ -287,7 +314,7 @@ class RedisFrontier(Frontier):
                 return None  # enough leased and waiting locally
             data = self._lease_script(args=[
                 self.prefix, self.lease, self.settings.per_host, self.settings.delay,
-                -1 if limit is None else limit,
+                -1 if limit is None else limit, self.worker,
             ])
             if not data:
                 return None

@@ -31,6 +31,8 @@ from .base import OutcomeQueue
 
 _HEADER = struct.Struct("!I")
 _BUFFER = 256 * 1024
+_READY = "ready"
+_BOOT_TIMEOUT = 60.0
 _BOOT = (
     "from gevent import monkey; monkey.patch_all()\n"
     "import sys\n"
@@ -80,6 +82,7 @@ def child_main(fd: int) -> None:
     stream = _reader(sock)
     processor, settings = _recv(stream)
     clients = http_green.Clients(settings)
+    _send(sock, _READY)  # start-up ends here: the engine's clock starts after this
     pool = gevent.pool.Pool(settings.effective_concurrency)
     ready: list[Outcome] = []  # outcomes not yet sent; greenlets of one thread, no lock
     flush_scheduled = False
@@ -156,12 +159,29 @@ class GeventFetcher:
         self._closing = threading.Event()
         with self._send_lock:
             _send(self._sock, (processor, settings))
+        self._stream = _reader(self._sock)
+        self._await_ready()
         self._reader = threading.Thread(target=self._read, name="crawlkit-gevent-reader",
                                         daemon=True)
         self._reader.start()
 
+    def _await_ready(self) -> None:
+        """Wait until the child has booted (gevent, imports, the spider), so that its
+        start-up is counted as start-up and not as the first page's latency."""
+        self._sock.settimeout(_BOOT_TIMEOUT)
+        try:
+            message = _recv(self._stream)
+        except (EOFError, OSError) as exc:
+            self._proc.kill()
+            self._proc.wait()
+            raise FetcherError(f"gevent worker process did not start ({exc or 'exited'})") from exc
+        finally:
+            self._sock.settimeout(None)
+        if message != _READY:
+            raise FetcherError(f"gevent worker process sent {message!r} instead of starting")
+
     def _read(self) -> None:
-        stream = _reader(self._sock)
+        stream = self._stream
         while True:
             try:
                 outcomes = _recv(stream)

@@ -126,3 +126,35 @@ def test_compare_cli_usage_errors(seeds, tmp_path):
     blocker.write_text("x")
     assert_usage_error(run_cli("compare", str(seeds), "--report", str(blocker)),
                        "not a directory")
+
+
+def test_bench_claims_have_three_verdicts():
+    from crawlkit.bench import claims
+
+    def found(io_rates, io_rss, cpu_rates):
+        def modes(rates, rss=None, busy=1.0):
+            return {"modes": {m: {"pages_per_second": {"median": r},
+                                  "peak_rss_mb": {"median": (rss or {}).get(m, 70.0)},
+                                  "cpu_cores_busy": {"median": busy}}
+                              for m, r in rates.items()}}
+        return {"io": modes(io_rates, io_rss), "cpu": modes(cpu_rates, busy=1.8)}
+
+    io = {"sync": 10.0, "threaded": 100.0, "threadpool": 98.0, "async": 101.0}
+    cpu = {"sync": 40.0, "threaded": 16.0, "threadpool": 15.0, "async": 41.0,
+           "multiprocess": 75.0}
+    verdicts = {c["claim"]: c["verdict"] for c in claims(found(io, {}, cpu))}
+    assert verdicts == {
+        "Threads help I/O-bound work.": "confirmed",
+        "The GIL makes threads useless for CPU-bound work.": "confirmed",
+        "Processes help CPU-bound work.": "confirmed",
+        "asyncio scales I/O with less memory than threads.": "not shown",
+    }
+    memory = "asyncio scales I/O with less memory than threads."
+    less = {c["claim"]: c["verdict"] for c in claims(found(io, {"async": 50.0}, cpu))}
+    more = {c["claim"]: c["verdict"] for c in claims(found(io, {"async": 90.0}, cpu))}
+    slow = {c["claim"]: c["verdict"] for c in claims(found({**io, "async": 50.0}, {}, cpu))}
+    assert (less[memory], more[memory], slow[memory]) == ("confirmed", "refuted", "refuted")
+    cpu_threads_win = {**cpu, "threaded": 60.0, "multiprocess": 45.0}
+    against = {c["claim"]: c["verdict"] for c in claims(found(io, {}, cpu_threads_win))}
+    assert against["The GIL makes threads useless for CPU-bound work."] == "refuted"
+    assert against["Processes help CPU-bound work."] == "refuted"

@@ -7,7 +7,8 @@ only sends requests and receives outcomes over a socket pair. Fetching, parsing
 and the spider all run in the child, cooperatively, as a gevent program would.
 The spider must therefore be importable and picklable.
 
-This is the only module that imports gevent, and only in the child.
+This module and :mod:`crawlkit.http_green` are the only ones that import
+gevent, and only in the child.
 """
 
 from __future__ import annotations
@@ -89,10 +90,13 @@ def child_main(fd: int) -> None:
 
     def flush() -> None:
         nonlocal flush_scheduled
-        while ready:
-            batch = ready[:]
-            ready.clear()
-            _send(sock, batch)  # may yield: outcomes finished meanwhile go in the next batch
+        try:
+            while ready:
+                batch = ready[:]
+                ready.clear()
+                _send(sock, batch)  # may yield: outcomes finished meanwhile go in the next
+        except OSError:
+            return  # the parent is gone (closing): the read loop ends on its own
         flush_scheduled = False
 
     def work(request: Request) -> None:

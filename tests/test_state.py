@@ -120,3 +120,10 @@ def test_state_usage_errors(tmp_path, crawl_setup):
                    "--max-pages", "3", "--quiet").returncode == 0
     assert_usage_error(run_cli("crawl", str(seeds), "--follow", "--state", str(state),
                                "--out", str(out)), "belongs to another crawl")
+    old = tmp_path / "old.db"
+    with sqlite3.connect(old) as db:  # the first schema: no origin column
+        db.execute("CREATE TABLE requests (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+                   "url TEXT NOT NULL UNIQUE, depth INTEGER NOT NULL, hops TEXT NOT NULL, "
+                   "done INTEGER NOT NULL DEFAULT 0)")
+    assert_usage_error(run_cli("crawl", str(seeds), "--state", str(old), "--out", str(out)),
+                       "older crawlkit")

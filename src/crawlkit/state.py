@@ -70,13 +70,13 @@ class CrawlState:
             self._db = sqlite3.connect(str(path), isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(requests)")}
+            if columns and "origin" not in columns:
+                raise UsageError(f"--state {str(path)!r} was written by an older crawlkit; "
+                                 "use a new state file")
             self._db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise UsageError(f"cannot use --state {str(path)!r}: {exc}") from None
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(requests)")}
-        if "origin" not in columns:
-            raise UsageError(f"--state {str(path)!r} was written by an older crawlkit; "
-                             "use a new state file")
         stored = self._meta("fingerprint")
         if stored is None:
             self._set_meta({"fingerprint": fingerprint})

@@ -1,4 +1,4 @@
-"""Blocking HTTP with requests: shared by the sync, threaded, threadpool and gevent strategies.
+"""Blocking HTTP with requests: shared by the sync, threaded and threadpool strategies.
 
 One function, :func:`fetch`, turns a :class:`Request` into a :class:`FetchResult`
 under the crawl's limits; it never raises for a failed page.

@@ -62,7 +62,6 @@ class DiskFrontier(Frontier):
     def __init__(self, settings: CrawlSettings, state: CrawlState) -> None:
         super().__init__(settings)
         self._state = state
-        self.on_accept = state.accept
         self._seen = _JournalSeen(state)
         self._spilled: set[str] = set()  # origins with queued requests beyond their buffer
         # origin -> the last URL put in its buffer in queue order; kept while the crawl
@@ -83,6 +82,8 @@ class DiskFrontier(Frontier):
     def _accept(self, request: Request) -> None:
         self._seen.add(request.url)
         self._state.accept(request)
+        if self.on_accept is not None:
+            self.on_accept(request)
         origin = origin_of(request.url)
         queue = self._queues.get(origin)
         if origin not in self._spilled and self._buffered < BUFFERED and (

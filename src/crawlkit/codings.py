@@ -13,7 +13,7 @@ from typing import Protocol
 
 import brotli
 
-from .http_errors import MAX_ENCODINGS, BadContentEncoding, BodyTooLarge, TooManyEncodings
+from .http_errors import BadContentEncoding, BodyTooLarge, check_encodings
 
 ACCEPT_ENCODING = "gzip, deflate, br"
 """What a client using this module may advertise."""
@@ -104,10 +104,7 @@ class BoundedDecoder:
     """
 
     def __init__(self, header: str | None, limit: int) -> None:
-        codings = [c.strip().lower() for c in (header or "").split(",")]
-        codings = [c for c in codings if c and c != "identity"]
-        if len(codings) > MAX_ENCODINGS:
-            raise TooManyEncodings(header)
+        codings = check_encodings(header)
         self._stages = [s for s in (_stage(c) for c in reversed(codings)) if s is not None]
         self._limit = limit
         self._sizes = [0] * (len(self._stages) + 1)

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import aiohttp.abc
 
-from .http_errors import BodyTooLarge, check_encodings, reason_for
+from .http_errors import BodyTooLarge, check_encodings, failed_fetch
 from .models import FetchResult, Request
 from .netguard import check_ip, is_ip_literal
 from .settings import CrawlSettings
@@ -87,9 +87,6 @@ async def fetch(
                 chunks.append(chunk)
             body = b"".join(chunks)
     except Exception as exc:
-        return FetchResult(
-            request, status, headers, b"", reason_for(exc),
-            started, first_byte, time.perf_counter(),
-        )
+        return failed_fetch(request, status, headers, exc, started, first_byte)
     return FetchResult(request, status, headers, body, None, started, first_byte,
                        time.perf_counter())

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Mapping
 
+from .models import FetchResult, Request
 from .netguard import BLOCKED_REASON, BlockedAddress
 
 TIMEOUT = "timeout"
@@ -38,13 +40,14 @@ MAX_ENCODINGS = 2
 TOO_MANY_ENCODINGS = "too many content encodings"
 
 
-def check_encodings(value: str | None) -> None:
-    """Raise :class:`TooManyEncodings` for a Content-Encoding header stacking too many."""
-    if value:
-        parts = (part.strip().lower() for part in value.split(","))
-        codings = [c for c in parts if c and c != "identity"]
-        if len(codings) > MAX_ENCODINGS:
-            raise TooManyEncodings(value)
+def check_encodings(value: str | None) -> list[str]:
+    """The codings a Content-Encoding header lists, in the order they were applied
+    (``identity`` left out); :class:`TooManyEncodings` when it stacks too many."""
+    parts = (part.strip().lower() for part in (value or "").split(","))
+    codings = [c for c in parts if c and c != "identity"]
+    if len(codings) > MAX_ENCODINGS:
+        raise TooManyEncodings(value)
+    return codings
 
 
 class TruncatedBody(Exception):
@@ -142,3 +145,12 @@ def reason_for(exc: BaseException) -> str:
     if "name or service not known" in text or "nodename nor servname" in text:
         return DNS
     return CONNECTION
+
+
+def failed_fetch(
+    request: Request, status: int | None, headers: Mapping[str, str], exc: BaseException,
+    started: float, first_byte: float,
+) -> FetchResult:
+    """The result of a fetch that raised: no body, the reason, the times so far."""
+    return FetchResult(request, status, headers, b"", reason_for(exc), started, first_byte,
+                       time.perf_counter())

@@ -24,7 +24,7 @@ from geventhttpclient import HTTPClient
 from geventhttpclient.response import HTTPParseError
 
 from .codings import ACCEPT_ENCODING, BoundedDecoder
-from .http_errors import BodyTooLarge, Deadline, TruncatedBody, reason_for
+from .http_errors import BodyTooLarge, Deadline, TruncatedBody, failed_fetch
 from .models import FetchResult, Request
 from .netguard import check_ip, is_ip_literal, resolve_public
 from .settings import CrawlSettings
@@ -165,9 +165,6 @@ def fetch(clients: Clients, request: Request, settings: CrawlSettings) -> FetchR
             finally:
                 response.release()
     except Exception as exc:
-        return FetchResult(
-            request, status, headers, b"", reason_for(exc),
-            started, first_byte, time.perf_counter(),
-        )
+        return failed_fetch(request, status, headers, exc, started, first_byte)
     return FetchResult(request, status, headers, body, None, started, first_byte,
                        time.perf_counter())

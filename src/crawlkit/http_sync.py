@@ -16,7 +16,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from .http_errors import BodyTooLarge, Deadline, check_encodings, reason_for
+from .http_errors import BodyTooLarge, Deadline, check_encodings, failed_fetch
 from .models import FetchResult, Request
 from .netguard import resolve_public
 from .settings import CrawlSettings
@@ -148,9 +148,6 @@ def fetch(session: requests.Session, request: Request, settings: CrawlSettings) 
         finally:
             response.close()
     except Exception as exc:
-        return FetchResult(
-            request, status, headers, b"", reason_for(exc),
-            started, first_byte, time.perf_counter(),
-        )
+        return failed_fetch(request, status, headers, exc, started, first_byte)
     return FetchResult(request, status, headers, body, None, started, first_byte,
                        time.perf_counter())

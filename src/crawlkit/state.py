@@ -17,10 +17,11 @@ exactly-once.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -162,12 +163,17 @@ class CrawlState:
         done is simply pending; if that page is fetched again after a crash, its
         links are found already known.
         """
-        if not self.new:
-            return
+        if self.new:
+            with self._transaction():
+                self._insert_new()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction; on success the accepted requests count as written."""
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
-            self._insert_new()
+            yield
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -184,23 +190,15 @@ class CrawlState:
             out.flush()
             os.fsync(out.fileno())
             offset = out.tell()
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             self._insert_new()
-            db.executemany("UPDATE requests SET done = 1 WHERE url = ?",
-                           [(url,) for url in self.done])
+            self._db.executemany("UPDATE requests SET done = 1 WHERE url = ?",
+                                 [(url,) for url in self.done])
             self._set_meta({
                 "out_offset": str(offset),
                 "counters": json.dumps(counters),
                 "allowed_hosts": json.dumps(sorted(allowed_hosts)),
             })
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        self.new.clear()
-        self.new_urls.clear()
         self.done.clear()
 
     def close(self) -> None:

@@ -39,3 +39,14 @@ class BrokenSpider(Spider):
 def title_only(page: Page):
     """A function spider."""
     return {"url": page.url, "title": page.title}
+
+
+def _refuse_to_load() -> Spider:
+    raise RuntimeError("this spider cannot be loaded in another process")
+
+
+class UnloadableSpider(Spider):
+    """Pickles fine, but unpickling it fails: a worker process cannot even start."""
+
+    def __reduce__(self):
+        return (_refuse_to_load, ())

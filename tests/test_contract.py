@@ -146,6 +146,14 @@ def test_spider_errors_become_records(mode, demo_site):
     assert result.stats.errors == {"spider error: ValueError: boom": 1}
 
 
+def test_a_gevent_child_that_cannot_start_is_an_error_at_start(demo_site):
+    from crawlkit.errors import FetcherError
+    from sample_spiders import UnloadableSpider
+
+    with pytest.raises(FetcherError, match="gevent worker process did not start"):
+        crawlkit.crawl(demo_site.url + "/page/1", mode="gevent", spider=UnloadableSpider())
+
+
 def test_gevent_does_not_patch_this_process(demo_site):
     crawlkit.crawl(demo_site.url + "/page/1", mode="gevent")
     assert "gevent" not in sys.modules

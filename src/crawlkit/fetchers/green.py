@@ -175,14 +175,21 @@ class GeventFetcher:
         self._sock.settimeout(_BOOT_TIMEOUT)
         try:
             message = _recv(self._stream)
-        except (EOFError, OSError) as exc:
-            self._proc.kill()
-            self._proc.wait()
-            raise FetcherError(f"gevent worker process did not start ({exc or 'exited'})") from exc
-        finally:
+            failure = None if message == _READY else f"sent {message!r}"
+        except (EOFError, OSError) as exc:  # it exited, or stayed silent for too long
+            failure = str(exc)
+        if failure is None:
             self._sock.settimeout(None)
-        if message != _READY:
-            raise FetcherError(f"gevent worker process sent {message!r} instead of starting")
+            return
+        try:
+            code = self._proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            code = self._proc.wait()
+        self._stream.close()
+        self._sock.close()
+        raise FetcherError(
+            f"gevent worker process did not start: {failure or f'exit code {code}'}")
 
     def _read(self) -> None:
         stream = self._stream

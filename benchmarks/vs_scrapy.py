@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from crawlkit.demo import wait_for_port
+from crawlkit.lab.demo import wait_for_port
 
 HERE = Path(__file__).parent
 MODES = ("sync", "threaded", "threadpool", "multiprocess", "async", "gevent")
@@ -198,7 +198,7 @@ def main() -> None:
         large = {m: repeat(lambda m=m: crawlkit_run(site.url, m, 64), reps) for m in MODES}
         large["scrapy"] = repeat(lambda: scrapy_run(site.url, 64), reps)
         soup = {m: repeat(lambda m=m: crawlkit_run(site.url, m, 64,
-                                                   "crawlkit.bench_spiders:HeavySpider"), reps)
+                                                   "crawlkit.lab.bench_spiders:HeavySpider"), reps)
                 for m in ("async", "multiprocess")}
     finally:
         site.close()

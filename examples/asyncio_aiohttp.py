@@ -14,7 +14,7 @@ import time
 
 import aiohttp
 
-from crawlkit.demo import DemoSite, SiteSpec, page_title
+from crawlkit.lab.demo import DemoSite, SiteSpec, page_title
 from crawlkit.parse import extract
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import crawlkit
 from crawlkit import Page, Spider
-from crawlkit.demo import DemoSite, SiteSpec
+from crawlkit.lab.demo import DemoSite, SiteSpec
 
 
 class HeadingsSpider(Spider):

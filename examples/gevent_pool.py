@@ -22,7 +22,7 @@ import time  # noqa: E402
 import gevent.pool  # noqa: E402
 import requests  # noqa: E402
 
-from crawlkit.demo import page_title  # noqa: E402
+from crawlkit.lab.demo import page_title  # noqa: E402
 from crawlkit.parse import extract  # noqa: E402
 
 BASE_URL = ""  # set in main() once the demo server is up

@@ -17,7 +17,7 @@ from typing import Any
 import requests
 from bs4 import BeautifulSoup
 
-from crawlkit.demo import DemoSite, SiteSpec
+from crawlkit.lab.demo import DemoSite, SiteSpec
 from crawlkit.parse import extract
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import requests
 
-from crawlkit.demo import DemoSite, SiteSpec, page_title
+from crawlkit.lab.demo import DemoSite, SiteSpec, page_title
 from crawlkit.parse import extract
 
 BASE_URL = ""  # set in main() once the demo site is up

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import requests
 
-from crawlkit.demo import DemoSite, SiteSpec
+from crawlkit.lab.demo import DemoSite, SiteSpec
 from crawlkit.parse import extract
 
 BASE_URL = ""  # set in main() once the demo site is up

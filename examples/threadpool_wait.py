@@ -14,7 +14,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 import requests
 
-from crawlkit.demo import DemoSite, SiteSpec, page_title
+from crawlkit.lab.demo import DemoSite, SiteSpec, page_title
 from crawlkit.parse import extract
 
 BASE_URL = ""  # set in main() once the demo site is up

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from crawlkit.demo import DemoSite, SiteSpec
+from crawlkit.lab.demo import DemoSite, SiteSpec
 from servers import FaultServer
 
 SITE_SPEC = SiteSpec(pages=300, links=8)

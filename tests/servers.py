@@ -18,7 +18,7 @@ from email.utils import format_datetime
 import brotli
 from aiohttp import web
 
-from crawlkit.demo import LoopbackServer
+from crawlkit.lab.demo import LoopbackServer
 
 
 class FaultServer:

@@ -9,8 +9,8 @@ import zlib
 import brotli
 import pytest
 
-from crawlkit.codings import BoundedDecoder
-from crawlkit.http_errors import BadContentEncoding, BodyTooLarge, TooManyEncodings
+from crawlkit.http.codings import BoundedDecoder
+from crawlkit.http.errors import BadContentEncoding, BodyTooLarge, TooManyEncodings
 
 TEXT = b"<html><title>t</title>" + b"".join(b"<p>line %d</p>" % i for i in range(5000))
 

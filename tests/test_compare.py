@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from crawlkit.compare import (
+from crawlkit.errors import UsageError
+from crawlkit.lab.compare import (
     METRICS,
     ComparePlan,
     check_agreement,
@@ -14,7 +15,6 @@ from crawlkit.compare import (
     run_plan,
     validate_results,
 )
-from crawlkit.errors import UsageError
 from test_cli import assert_usage_error, run_cli
 
 pytestmark = pytest.mark.slow
@@ -85,7 +85,7 @@ def test_check_agreement_counts_each_kind_of_difference():
 
 def test_validate_results_finds_problems():
     assert validate_results({"schema": "nope"})
-    doc = {"schema": "crawlkit.compare/1", "machine": {}, "plan": {"modes": ["sync"],
+    doc = {"schema": "crawlkit.lab.compare/1", "machine": {}, "plan": {"modes": ["sync"],
            "repeat": 1}, "runs": [{"mode": "sync", "repeat": 0}], "modes": {},
            "agreement": {"agree": "yes"}}
     problems = validate_results(doc)
@@ -129,7 +129,7 @@ def test_compare_cli_usage_errors(seeds, tmp_path):
 
 
 def test_bench_claims_have_three_verdicts():
-    from crawlkit.bench import claims
+    from crawlkit.lab.bench import claims
 
     def found(io_rates, io_rss, cpu_rates):
         def modes(rates, rss=None, busy=1.0):

@@ -10,7 +10,7 @@ import pytest
 import crawlkit
 from conftest import SITE_SPEC
 from crawlkit import MODES
-from crawlkit.demo import page_title, reachable_urls
+from crawlkit.lab.demo import page_title, reachable_urls
 from servers import closed_port
 
 pytestmark = pytest.mark.slow

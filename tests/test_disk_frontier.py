@@ -7,11 +7,11 @@ import random
 
 import pytest
 
-from crawlkit import disk_frontier
-from crawlkit.disk_frontier import DiskFrontier
-from crawlkit.frontier import Frontier
+from crawlkit.frontiers import disk as disk_frontier
+from crawlkit.frontiers.disk import DiskFrontier
+from crawlkit.frontiers.journal import CrawlState
+from crawlkit.frontiers.memory import Frontier
 from crawlkit.settings import CrawlSettings
-from crawlkit.state import CrawlState
 
 ORIGINS = ("http://a.test", "http://b.test", "http://c.test")
 

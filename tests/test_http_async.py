@@ -8,7 +8,8 @@ import aiohttp
 import pytest
 from aioresponses import aioresponses
 
-from crawlkit import CrawlSettings, Request, http_async
+from crawlkit import CrawlSettings, Request
+from crawlkit.http import aio as http_async
 
 URL = "http://unit.test/page"
 

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 _SCRIPT = """
 from gevent import monkey; monkey.patch_all()
 import json, sys
-from crawlkit import http_green
+from crawlkit.http import green as http_green
 from crawlkit.models import Request
 from crawlkit.settings import CrawlSettings
 

@@ -75,7 +75,7 @@ def test_content_type_and_html_sniffing():
 
 
 def test_linear_scan_agrees_with_the_tree_parser_on_ordinary_pages():
-    from crawlkit.demo import SiteSpec, render_page
+    from crawlkit.lab.demo import SiteSpec, render_page
     from crawlkit.parse import extract_by_scan
 
     page = render_page(SiteSpec(page_bytes=50_000), 10).decode()

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from crawlkit.demo import SiteSpec, reachable_urls, wait_for_port
+from crawlkit.lab.demo import SiteSpec, reachable_urls, wait_for_port
 from test_cli import assert_usage_error, run_cli
 from test_state import _records, _start, _wait_for_lines
 

@@ -140,7 +140,7 @@ def test_no_cookie_or_credential_crosses_a_redirect(mode):
 
 
 def test_traps_and_hostile_links_are_not_followed():
-    from crawlkit.frontier import Frontier
+    from crawlkit.frontiers.memory import Frontier
     from crawlkit.settings import CrawlSettings
 
     frontier = Frontier(CrawlSettings())

@@ -8,7 +8,7 @@ import pytest
 
 import crawlkit
 from crawlkit import UsageError
-from crawlkit.warc import ReplayServer, load_warc
+from crawlkit.lab.warc import ReplayServer, load_warc
 from test_cli import assert_usage_error, run_cli
 
 pytestmark = pytest.mark.slow

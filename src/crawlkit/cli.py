@@ -18,13 +18,13 @@ from typing import IO, NoReturn
 from . import __version__
 from .engine import Engine
 from .errors import CrawlkitError, UsageError
+from .frontiers.journal import CrawlState
 from .process import Processor
 from .progress import progress_for
 from .seeds import SeedFile, read_seed_file
 from .settings import MODES, CrawlSettings
 from .sinks import JsonLinesSink
 from .spiders import DefaultSpider, Spider, load_spider
-from .state import CrawlState
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -282,7 +282,7 @@ def _run(
     frontier = None
     stream: IO[bytes]
     if getattr(args, "frontier", None):
-        from .redis_frontier import RedisFrontier, connect
+        from .frontiers.redis import RedisFrontier, connect
 
         if not args.job:
             raise UsageError("--frontier needs --job NAME (the same in every worker)")
@@ -379,7 +379,7 @@ def _crawl(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import DemoSite, SiteSpec
+    from .lab.demo import DemoSite, SiteSpec
 
     settings = _settings(args, follow=True)
     spider = _spider(args)
@@ -395,8 +395,8 @@ _RECORDABLE = ("sync", "threaded", "threadpool", "async")
 
 
 def _record(args: argparse.Namespace) -> int:
+    from .lab.warc import RecordingProcessor, WarcRecorder
     from .process import Processor
-    from .warc import RecordingProcessor, WarcRecorder
 
     if args.state:
         raise UsageError("record cannot be resumed: drop --state")
@@ -418,7 +418,7 @@ def _record(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from .warc import ReplayServer, load_warc
+    from .lab.warc import ReplayServer, load_warc
 
     server = ReplayServer(load_warc(args.warc), speed=args.speed, port=args.port)
     print(f"crawlkit: replaying {len(server.responses)} responses on "
@@ -433,7 +433,7 @@ def _replay(args: argparse.Namespace) -> int:
 def _job(args: argparse.Namespace) -> int:
     import json
 
-    from .redis_frontier import connect, delete_job, job_status
+    from .frontiers.redis import connect, delete_job, job_status
 
     client = connect(args.frontier)
     if args.delete:
@@ -450,7 +450,7 @@ def _job(args: argparse.Namespace) -> int:
 def _measure(args: argparse.Namespace) -> int:
     import orjson
 
-    from .measure import measure
+    from .lab.measure import measure
 
     settings = _settings(args)
     spider = _spider(args)
@@ -463,8 +463,8 @@ def _measure(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from .compare import ComparePlan, parse_modes, run_plan
-    from .report import print_table, write_compare_report
+    from .lab.compare import ComparePlan, parse_modes, run_plan
+    from .lab.report import print_table, write_compare_report
 
     modes = parse_modes(args.modes)
     _settings(args, mode=modes[0])  # validate the flags once, before any run
@@ -497,7 +497,7 @@ def _report_dir(value: str | None) -> Path | None:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from .bench import WORKLOADS, run_bench
+    from .lab.bench import WORKLOADS, run_bench
 
     names = None
     if args.workloads:
@@ -511,7 +511,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .demo import DemoSite, SiteSpec
+    from .lab.demo import DemoSite, SiteSpec
 
     spec = SiteSpec(pages=args.pages, latency=args.latency, page_bytes=args.page_bytes,
                     links=args.links)

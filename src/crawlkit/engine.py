@@ -20,10 +20,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import IO, Any
 
-from .disk_frontier import DiskFrontier
 from .errors import UsageError
 from .fetchers import Fetcher, get_fetcher
-from .frontier import Frontier
+from .frontiers.disk import DiskFrontier
+from .frontiers.journal import BATCH_PAGES, BATCH_SECONDS, CrawlState
+from .frontiers.memory import Frontier
 from .models import Outcome, Request
 from .politeness import Politeness
 from .process import Processor
@@ -31,7 +32,6 @@ from .progress import Snapshot
 from .settings import CrawlSettings
 from .sinks import Sink
 from .spiders import Spider
-from .state import BATCH_PAGES, BATCH_SECONDS, CrawlState
 from .stats import Stats
 from .urls import origin_of
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import ClassVar
 
-from ..aio_runner import AiohttpRunner
 from ..models import FetchResult, Outcome, Request
 from ..process import Processor
 from ..settings import CrawlSettings
+from .aio_runner import AiohttpRunner
 from .base import failed_outcome
 
 

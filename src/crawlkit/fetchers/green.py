@@ -7,7 +7,7 @@ only sends requests and receives outcomes over a socket pair. Fetching, parsing
 and the spider all run in the child, cooperatively, as a gevent program would.
 The spider must therefore be importable and picklable.
 
-This module and :mod:`crawlkit.http_green` are the only ones that import
+This module and :mod:`crawlkit.http.green` are the only ones that import
 gevent, and only in the child.
 """
 
@@ -74,9 +74,9 @@ def child_main(fd: int) -> None:
     import gevent
     import gevent.pool
 
-    from .. import http_green
-    from ..procutil import die_with_parent
+    from ..http import green as http_green
     from .base import failed_outcome
+    from .procutil import die_with_parent
 
     die_with_parent()
     sock = socket.socket(fileno=fd)  # a gevent socket: reads and writes yield

@@ -16,13 +16,13 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from typing import ClassVar
 
-from ..aio_runner import AiohttpRunner
 from ..errors import UsageError
 from ..models import FetchResult, Outcome, Request
 from ..process import Processor
-from ..procutil import die_with_parent
 from ..settings import CrawlSettings
+from .aio_runner import AiohttpRunner
 from .base import failed_outcome
+from .procutil import die_with_parent
 
 _WORKER_PROCESSOR: Processor | None = None
 

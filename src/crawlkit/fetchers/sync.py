@@ -10,7 +10,7 @@ from typing import ClassVar
 
 import requests
 
-from .. import http_sync
+from ..http import sync as http_sync
 from ..models import Outcome, Request
 from ..process import Processor
 from ..settings import CrawlSettings

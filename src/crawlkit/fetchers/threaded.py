@@ -11,7 +11,7 @@ import queue
 import threading
 from typing import ClassVar
 
-from .. import http_sync
+from ..http import sync as http_sync
 from ..models import Outcome, Request
 from ..process import Processor
 from ..settings import CrawlSettings

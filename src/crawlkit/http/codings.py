@@ -13,7 +13,7 @@ from typing import Protocol
 
 import brotli
 
-from .http_errors import BadContentEncoding, BodyTooLarge, check_encodings
+from .errors import BadContentEncoding, BodyTooLarge, check_encodings
 
 ACCEPT_ENCODING = "gzip, deflate, br"
 """What a client using this module may advertise."""
@@ -98,7 +98,7 @@ class BoundedDecoder:
 
     ``header`` is the Content-Encoding value, codings in the order they were
     applied; they are undone last first. More than
-    :data:`~crawlkit.http_errors.MAX_ENCODINGS` raise :class:`TooManyEncodings`.
+    :data:`~crawlkit.http.errors.MAX_ENCODINGS` raise :class:`TooManyEncodings`.
     Every stage is held to the same limit, so an intermediate layer larger than
     ``limit`` is refused as well.
     """

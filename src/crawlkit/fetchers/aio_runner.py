@@ -13,10 +13,10 @@ from concurrent.futures import BrokenExecutor
 
 import aiohttp
 
-from . import http_async
-from .fetchers.base import OutcomeQueue
-from .models import FetchResult, Outcome, Request
-from .settings import CrawlSettings
+from ..http import aio as http_async
+from ..models import FetchResult, Outcome, Request
+from ..settings import CrawlSettings
+from .base import OutcomeQueue
 
 ProcessAsync = Callable[[FetchResult], Awaitable[Outcome]]
 

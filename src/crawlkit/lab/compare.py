@@ -23,10 +23,10 @@ from typing import Any
 
 import orjson
 
-from .errors import CrawlkitError, UsageError
-from .settings import MODES
+from ..errors import CrawlkitError, UsageError
+from ..settings import MODES
 
-SCHEMA = "crawlkit.compare/1"
+SCHEMA = "crawlkit.lab.compare/1"
 METRICS = (
     "pages_ok",
     "pages_failed",

@@ -132,7 +132,7 @@ def wait_for_port(port: int, host: str = "127.0.0.1", timeout: float = 30.0) -> 
 
 def reachable_urls(spec: SiteSpec, base: str) -> set[str]:
     """Canonical URLs a same-host ``--follow`` crawl from ``base + "/"`` must try."""
-    from .urls import canonicalize, resolve_link
+    from ..urls import canonicalize, resolve_link
 
     start = canonicalize(base + "/")
     seen = {start}

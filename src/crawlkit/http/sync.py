@@ -16,10 +16,10 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from .http_errors import BodyTooLarge, Deadline, check_encodings, failed_fetch
-from .models import FetchResult, Request
+from ..models import FetchResult, Request
+from ..settings import CrawlSettings
+from .errors import BodyTooLarge, Deadline, check_encodings, failed_fetch
 from .netguard import resolve_public
-from .settings import CrawlSettings
 from .tls import ca_bundle
 
 CHUNK = 64 * 1024

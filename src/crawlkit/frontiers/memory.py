@@ -12,9 +12,9 @@ from collections import Counter, deque
 from collections.abc import Callable
 from typing import Protocol
 
-from .models import Request
-from .settings import CrawlSettings
-from .urls import canonicalize, host_of, origin_of
+from ..models import Request
+from ..settings import CrawlSettings
+from ..urls import canonicalize, host_of, origin_of
 
 MAX_SEGMENT_REPEATS = 3
 

@@ -13,7 +13,7 @@ import ssl
 import time
 from collections.abc import Iterator, Mapping
 
-from .models import FetchResult, Request
+from ..models import FetchResult, Request
 from .netguard import BLOCKED_REASON, BlockedAddress
 
 TIMEOUT = "timeout"

@@ -4,7 +4,7 @@ requests under monkey-patching spends more CPU per page than the rest of the
 gevent child put together (building a PreparedRequest, parsing headers with the
 email package, the urllib3 pool); geventhttpclient parses responses with llhttp
 in C and keeps one small connection pool per origin. This module keeps the
-contract of :mod:`crawlkit.http_sync`: one GET, no redirects followed, no
+contract of :mod:`crawlkit.http.sync`: one GET, no redirects followed, no
 cookies, no proxies from the environment, the whole fetch inside
 ``settings.timeout``, the body bounded by ``settings.max_bytes`` after
 decompression, and the SSRF guard checking the address it connects to.
@@ -23,11 +23,11 @@ import gevent
 from geventhttpclient import HTTPClient
 from geventhttpclient.response import HTTPParseError
 
+from ..models import FetchResult, Request
+from ..settings import CrawlSettings
 from .codings import ACCEPT_ENCODING, BoundedDecoder
-from .http_errors import BodyTooLarge, Deadline, TruncatedBody, failed_fetch
-from .models import FetchResult, Request
+from .errors import BodyTooLarge, Deadline, TruncatedBody, failed_fetch
 from .netguard import check_ip, is_ip_literal, resolve_public
-from .settings import CrawlSettings
 from .tls import ca_bundle
 
 CHUNK = 64 * 1024

@@ -21,13 +21,13 @@ from typing import Any
 
 import orjson
 
+from ..settings import MODES
 from .compare import ComparePlan, run_plan
 from .demo import DemoSite, SiteSpec
-from .settings import MODES
 
-BENCH_SCHEMA = "crawlkit.bench/1"
-_HEAVY = "crawlkit.bench_spiders:HeavySpider"
-_NULL = "crawlkit.bench_spiders:NullSpider"
+BENCH_SCHEMA = "crawlkit.lab.bench/1"
+_HEAVY = "crawlkit.lab.bench_spiders:HeavySpider"
+_NULL = "crawlkit.lab.bench_spiders:NullSpider"
 
 
 @dataclass(frozen=True)

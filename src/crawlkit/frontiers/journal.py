@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import UsageError
-from .models import Request
-from .urls import origin_of
+from ..errors import UsageError
+from ..models import Request
+from ..urls import origin_of
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (

@@ -23,11 +23,11 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from ..errors import UsageError
+from ..models import FetchResult, Outcome
+from ..process import Processor
+from ..urls import canonicalize
 from .demo import LoopbackServer
-from .errors import UsageError
-from .models import FetchResult, Outcome
-from .process import Processor
-from .urls import canonicalize
 
 TTFB_HEADER = "WARC-Crawlkit-TTFB"
 DOWNLOAD_HEADER = "WARC-Crawlkit-Download"

@@ -15,10 +15,10 @@ from typing import Any
 
 import orjson
 
-from .engine import Engine
-from .models import Item, Outcome
-from .settings import CrawlSettings
-from .spiders import Spider
+from ..engine import Engine
+from ..models import Item, Outcome
+from ..settings import CrawlSettings
+from ..spiders import Spider
 
 BREAKDOWN = ("queued", "ttfb", "download", "parse", "transfer")
 

@@ -6,8 +6,8 @@ import os
 
 from bs4 import BeautifulSoup
 
-from .models import Page
-from .spiders import Spider, SpiderOutput
+from ..models import Page
+from ..spiders import Spider, SpiderOutput
 
 
 class NullSpider(Spider):

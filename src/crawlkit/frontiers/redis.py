@@ -31,6 +31,8 @@ worker's lease alone.
 
 from __future__ import annotations
 
+from importlib import resources
+
 import heapq
 import json
 import time
@@ -39,126 +41,25 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from .errors import UsageError
-from .frontier import Frontier
-from .models import Request
-from .settings import CrawlSettings
-from .urls import canonicalize, host_of, origin_of
+from ..errors import UsageError
+from ..models import Request
+from ..settings import CrawlSettings
+from ..urls import canonicalize, host_of, origin_of
+from .memory import Frontier
 
-_LEASE = """
-local p = ARGV[1]
-local lease, per_host = tonumber(ARGV[2]), tonumber(ARGV[3])
-local delay, max_pages = tonumber(ARGV[4]), tonumber(ARGV[5])
-local worker = ARGV[6]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-redis.call('ZADD', p .. 'workers', now, worker)
--- a worker not heard from for 10 s has no share
-redis.call('ZREMRANGEBYSCORE', p .. 'workers', '-inf', now - 10)
-local share = math.ceil(per_host / math.max(1, redis.call('ZCARD', p .. 'workers')))
-local function enqueue_origin(origin)
-  if redis.call('SADD', p .. 'origins_set', origin) == 1 then
-    redis.call('RPUSH', p .. 'origins', origin)
-  end
-end
-for _, url in ipairs(redis.call('ZRANGEBYSCORE', p .. 'leases', '-inf', now)) do
-  local data = redis.call('HGET', p .. 'leased', url)
-  redis.call('ZREM', p .. 'leases', url)
-  redis.call('HDEL', p .. 'leased', url)
-  local owner = redis.call('HGET', p .. 'owner', url)
-  redis.call('HDEL', p .. 'owner', url)
-  if data then
-    local req = cjson.decode(data)
-    redis.call('LPUSH', p .. 'q:' .. req['o'], data)
-    redis.call('HINCRBY', p .. 'inflight', req['o'], -1)
-    if owner then redis.call('HINCRBY', p .. 'mine', owner .. ' ' .. req['o'], -1) end
-    if (req['a'] or 0) == 0 then redis.call('HINCRBY', p .. 'stats', 'started', -1) end
-    redis.call('HINCRBY', p .. 'stats', 'reclaimed', 1)
-    enqueue_origin(req['o'])
-  end
-end
-local n = redis.call('LLEN', p .. 'origins')
-for i = 1, n do
-  local origin = redis.call('LMOVE', p .. 'origins', p .. 'origins', 'LEFT', 'RIGHT')
-  local data = redis.call('LINDEX', p .. 'q:' .. origin, 0)
-  if not data then
-    redis.call('LREM', p .. 'origins', 0, origin)
-    redis.call('SREM', p .. 'origins_set', origin)
-  else
-    local inflight = tonumber(redis.call('HGET', p .. 'inflight', origin) or '0')
-    local mine = tonumber(redis.call('HGET', p .. 'mine', worker .. ' ' .. origin) or '0')
-    local next_start = tonumber(redis.call('HGET', p .. 'next', origin) or '0')
-    local req = cjson.decode(data)
-    local fresh = (req['a'] or 0) == 0
-    local started = tonumber(redis.call('HGET', p .. 'stats', 'started') or '0')
-    if inflight < per_host and mine < share and now >= next_start
-        and not (fresh and max_pages >= 0 and started >= max_pages) then
-      redis.call('LPOP', p .. 'q:' .. origin)
-      redis.call('HINCRBY', p .. 'inflight', origin, 1)
-      redis.call('HINCRBY', p .. 'mine', worker .. ' ' .. origin, 1)
-      redis.call('HSET', p .. 'owner', req['u'], worker)
-      redis.call('HSET', p .. 'next', origin, tostring(now + delay))
-      if fresh then redis.call('HINCRBY', p .. 'stats', 'started', 1) end
-      redis.call('ZADD', p .. 'leases', now + lease, req['u'])
-      redis.call('HSET', p .. 'leased', req['u'], data)
-      return data
-    end
-  end
-end
-return false
-"""
 
-_ADD = """
-local p = ARGV[1]
-local added = 0
-for i = 2, #ARGV do
-  local req = cjson.decode(ARGV[i])
-  if redis.call('SADD', p .. 'seen', req['u']) == 1 then
-    redis.call('RPUSH', p .. 'q:' .. req['o'], ARGV[i])
-    if redis.call('SADD', p .. 'origins_set', req['o']) == 1 then
-      redis.call('RPUSH', p .. 'origins', req['o'])
-    end
-    added = added + 1
-  end
-end
-return added
-"""
+def _script(name: str) -> str:
+    """The text of one of the Lua scripts shipped beside this module."""
+    return (resources.files(__package__) / "lua" / name).read_text(encoding="utf-8")
 
-_ACK = """
-local p, url, origin = ARGV[1], ARGV[2], ARGV[3]
-local counters, errors, links = cjson.decode(ARGV[4]), cjson.decode(ARGV[5]), cjson.decode(ARGV[6])
-local worker = ARGV[7]
--- a lease that expired and went to another worker is that worker's to acknowledge
-if redis.call('HGET', p .. 'owner', url) == worker then
-  redis.call('ZREM', p .. 'leases', url)
-  redis.call('HDEL', p .. 'leased', url)
-  redis.call('HDEL', p .. 'owner', url)
-  redis.call('HINCRBY', p .. 'inflight', origin, -1)
-  redis.call('HINCRBY', p .. 'mine', worker .. ' ' .. origin, -1)
-end
-for k, v in pairs(counters) do redis.call('HINCRBY', p .. 'stats', k, v) end
-for k, v in pairs(errors) do redis.call('HINCRBY', p .. 'errors', k, v) end
-for _, data in ipairs(links) do
-  local req = cjson.decode(data)
-  if redis.call('SADD', p .. 'seen', req['u']) == 1 then
-    redis.call('RPUSH', p .. 'q:' .. req['o'], data)
-    if redis.call('SADD', p .. 'origins_set', req['o']) == 1 then
-      redis.call('RPUSH', p .. 'origins', req['o'])
-    end
-  end
-end
-return 1
-"""
 
-_STATUS = """
-local p = ARGV[1]
-local queued = 0
-for _, origin in ipairs(redis.call('LRANGE', p .. 'origins', 0, -1)) do
-  queued = queued + redis.call('LLEN', p .. 'q:' .. origin)
-end
-return {queued, redis.call('ZCARD', p .. 'leases'), redis.call('SCARD', p .. 'seen'),
-        tonumber(redis.call('HGET', p .. 'stats', 'started') or '0')}
-"""
+_LEASE = _script("lease.lua")
+
+_ADD = _script("add.lua")
+
+_ACK = _script("ack.lua")
+
+_STATUS = _script("status.lua")
 
 
 def connect(url: str) -> Any:
@@ -205,7 +106,7 @@ def delete_job(client: Any, job: str) -> int:
 
 
 class RedisFrontier(Frontier):
-    """The :class:`~crawlkit.frontier.Frontier` interface over a shared Redis job.
+    """The :class:`~crawlkit.frontiers.memory.Frontier` interface over a shared Redis job.
 
     Local rules (depth, same host, allow/deny, traps) are applied by each worker
     before a URL is offered; de-duplication, queues, leases, per-origin limits,

@@ -20,11 +20,11 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from collections.abc import Callable
 
-from .frontier import Frontier
-from .models import Request
-from .settings import CrawlSettings
-from .state import CrawlState
-from .urls import origin_of
+from ..models import Request
+from ..settings import CrawlSettings
+from ..urls import origin_of
+from .journal import CrawlState
+from .memory import Frontier
 
 BUFFER = 64
 """Requests per origin held in memory."""

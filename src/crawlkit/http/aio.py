@@ -9,10 +9,10 @@ from urllib.parse import urlsplit
 import aiohttp
 import aiohttp.abc
 
-from .http_errors import BodyTooLarge, check_encodings, failed_fetch
-from .models import FetchResult, Request
+from ..models import FetchResult, Request
+from ..settings import CrawlSettings
+from .errors import BodyTooLarge, check_encodings, failed_fetch
 from .netguard import check_ip, is_ip_literal
-from .settings import CrawlSettings
 from .tls import client_context
 
 CHUNK = 64 * 1024

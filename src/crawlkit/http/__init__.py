@@ -1,0 +1,11 @@
+"""The HTTP clients the strategies fetch with, and what they share.
+
+* :mod:`.sync`: requests (``sync``, ``threaded``, ``threadpool``);
+* :mod:`.aio`: aiohttp (``async``, ``multiprocess``);
+* :mod:`.green`: geventhttpclient (``gevent``, in its patched child process);
+* :mod:`.errors`: library exceptions to the failure reasons records carry;
+* :mod:`.codings`: bounded decompression; :mod:`.netguard`: the SSRF guard;
+  :mod:`.tls`: one CA-bundle rule for every client.
+
+This layer knows requests and results, never the engine, the frontier or a fetcher.
+"""

@@ -31,6 +31,8 @@ class FaultServer:
     ``/huge``       declares a body larger than any test limit
     ``/drip``       sends one byte every 0.2 s, forever
     ``/latin1``     an ISO-8859-1 page declared in the header
+
+    and the paths of :data:`HOSTILE` and :data:`BROKEN`.
     """
 
     def __init__(self) -> None:
@@ -231,6 +233,25 @@ async def _redirect_self(server: FaultServer, writer: asyncio.StreamWriter) -> N
     writer.write(_response("302 Found", {"Location": "/redirect-self"}, b""))
 
 
+def _reset_now(writer: asyncio.StreamWriter) -> None:
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()  # RST at once, nothing sent
+
+
+async def _reset(server: FaultServer, writer: asyncio.StreamWriter) -> None:
+    _reset_now(writer)
+
+
+async def _close(server: FaultServer, writer: asyncio.StreamWriter) -> None:
+    pass  # the connection closes cleanly, no response
+
+
+async def _bad_gzip(server: FaultServer, writer: asyncio.StreamWriter) -> None:
+    writer.write(_response("200 OK", {"Content-Type": "text/html", "Content-Encoding": "gzip"},
+                           b"this is not gzip at all" * 10))
+
+
 HOSTILE = {
     "/gzip-bomb": _gzip_bomb,
     "/deflate-bomb": _deflate_bomb,
@@ -248,6 +269,9 @@ HOSTILE = {
     "/malformed": _malformed,
     "/redirect-file": _redirect_file,
     "/redirect-self": _redirect_self,
+    "/reset": _reset,
+    "/close": _close,
+    "/bad-gzip": _bad_gzip,
 }
 
 

@@ -8,14 +8,33 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import aiohttp.abc
+import aiohttp.http_exceptions
 
+from ..errors import Reason
 from ..models import FetchResult, Request
 from ..settings import CrawlSettings
-from .errors import BodyTooLarge, check_encodings, failed_fetch
+from .errors import FIRST, LAST, BodyTooLarge, ExceptionTable, check_encodings, failed_fetch
 from .netguard import check_ip, is_ip_literal
 from .tls import client_context
 
 CHUNK = 64 * 1024
+
+EXCEPTIONS: ExceptionTable = (
+    *FIRST,
+    (aiohttp.http_exceptions.DecompressSizeError, Reason.TOO_LARGE),
+    (aiohttp.http_exceptions.ContentEncodingError, Reason.BAD_ENCODING),
+    # wraps ContentLengthError or TransferEncodingError: the body ended early
+    ((aiohttp.ClientPayloadError, aiohttp.http_exceptions.ContentLengthError,
+      aiohttp.http_exceptions.TransferEncodingError), Reason.TRUNCATED),
+    ((aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError), Reason.INVALID_URL),
+    (aiohttp.TooManyRedirects, Reason.TOO_MANY_REDIRECTS),
+    (aiohttp.ServerDisconnectedError, Reason.DISCONNECTED),
+    (aiohttp.ClientConnectorDNSError, Reason.DNS),
+    ((aiohttp.ClientSSLError, aiohttp.ServerFingerprintMismatch), Reason.TLS),
+    *LAST,
+    ((aiohttp.ClientError, aiohttp.http_exceptions.HttpProcessingError), Reason.CONNECTION),
+)
+"""aiohttp's exceptions, most specific first (see :mod:`.errors`)."""
 
 
 class _PublicResolver(aiohttp.abc.AbstractResolver):
@@ -87,6 +106,6 @@ async def fetch(
                 chunks.append(chunk)
             body = b"".join(chunks)
     except Exception as exc:
-        return failed_fetch(request, status, headers, exc, started, first_byte)
+        return failed_fetch(request, status, headers, exc, started, first_byte, EXCEPTIONS)
     return FetchResult(request, status, headers, body, None, started, first_byte,
                        time.perf_counter())

@@ -21,21 +21,37 @@ from urllib.parse import unquote, urlsplit
 
 import gevent
 from geventhttpclient import HTTPClient
-from geventhttpclient.response import HTTPParseError
+from geventhttpclient.response import HTTPConnectionClosed, HTTPParseError
 
+from ..errors import Reason
 from ..models import FetchResult, Request
 from ..settings import CrawlSettings
 from .codings import ACCEPT_ENCODING, BoundedDecoder
-from .errors import BodyTooLarge, Deadline, TruncatedBody, failed_fetch
+from .errors import (
+    FIRST,
+    LAST,
+    BodyTooLarge,
+    Deadline,
+    ExceptionTable,
+    TruncatedBody,
+    UnsendableURL,
+    failed_fetch,
+)
 from .netguard import check_ip, is_ip_literal, resolve_public
 from .tls import ca_bundle
 
 CHUNK = 64 * 1024
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
-
-class InvalidURL(ValueError):
-    """A URL this client cannot send (scheme, host or port)."""
+EXCEPTIONS: ExceptionTable = (
+    *FIRST,  # gevent.Timeout raises Deadline; early EOFs in a body become TruncatedBody
+    *LAST,  # gevent's sockets raise the builtin OS errors
+    # closed before a response began; raised over the ConnectionResetError of a
+    # reset too, which the row above has already matched
+    (HTTPConnectionClosed, Reason.DISCONNECTED),
+    (HTTPParseError, Reason.CONNECTION),
+)
+"""geventhttpclient's exceptions, most specific first (see :mod:`.errors`)."""
 
 
 class Clients:
@@ -68,17 +84,17 @@ class Clients:
             parts = urlsplit(url)
             port = parts.port
         except ValueError as exc:
-            raise InvalidURL(str(exc)) from exc
+            raise UnsendableURL(str(exc)) from exc
         scheme, host = parts.scheme, parts.hostname
         if scheme not in _DEFAULT_PORTS or not host:
-            raise InvalidURL(url)
+            raise UnsendableURL(url)
         try:
             host.encode("ascii")
         except UnicodeEncodeError:
             try:
                 host = host.encode("idna").decode("ascii")
             except UnicodeError as exc:
-                raise InvalidURL(url) from exc
+                raise UnsendableURL(url) from exc
         port = port or _DEFAULT_PORTS[scheme]
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         key = (scheme, host, port)
@@ -165,6 +181,6 @@ def fetch(clients: Clients, request: Request, settings: CrawlSettings) -> FetchR
             finally:
                 response.release()
     except Exception as exc:
-        return failed_fetch(request, status, headers, exc, started, first_byte)
+        return failed_fetch(request, status, headers, exc, started, first_byte, EXCEPTIONS)
     return FetchResult(request, status, headers, body, None, started, first_byte,
                        time.perf_counter())

@@ -1,7 +1,14 @@
-"""Asynchronous HTTP with aiohttp: shared by the async and multiprocess strategies."""
+"""Asynchronous HTTP with aiohttp: shared by the async and multiprocess strategies.
+
+aiohttp's parser refuses some response heads that browsers and requests read
+(a header line without a colon, a repeated Content-Length). Such a page is
+fetched once more with :mod:`.sync`, in a thread, so every strategy reads it
+the same way.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 from urllib.parse import urlsplit
@@ -15,6 +22,7 @@ from ..models import FetchResult, Request
 from ..settings import CrawlSettings
 from .errors import FIRST, LAST, BodyTooLarge, ExceptionTable, check_encodings, failed_fetch
 from .netguard import check_ip, is_ip_literal
+from .sync import read_leniently
 from .tls import client_context
 
 CHUNK = 64 * 1024
@@ -106,6 +114,8 @@ async def fetch(
                 chunks.append(chunk)
             body = b"".join(chunks)
     except Exception as exc:
+        if status is None and isinstance(exc, aiohttp.ClientResponseError):
+            return await asyncio.to_thread(read_leniently, request, settings)
         return failed_fetch(request, status, headers, exc, started, first_byte, EXCEPTIONS)
     return FetchResult(request, status, headers, body, None, started, first_byte,
                        time.perf_counter())

@@ -9,6 +9,11 @@ cookies, no proxies from the environment, the whole fetch inside
 ``settings.timeout``, the body bounded by ``settings.max_bytes`` after
 decompression, and the SSRF guard checking the address it connects to.
 
+llhttp refuses some response heads that browsers and requests read (a header
+line without a colon, obs-fold, bare LF line ends, a repeated Content-Length);
+such a page is fetched once more with :mod:`.sync` (requests, on the patched
+sockets), so every strategy reads it the same way.
+
 Import it only in a process gevent has monkey-patched.
 """
 
@@ -181,6 +186,15 @@ def fetch(clients: Clients, request: Request, settings: CrawlSettings) -> FetchR
             finally:
                 response.release()
     except Exception as exc:
+        if status is None and _unreadable_head(exc):
+            from .sync import read_leniently  # requests: loaded only when needed
+
+            return read_leniently(request, settings)
         return failed_fetch(request, status, headers, exc, started, first_byte, EXCEPTIONS)
     return FetchResult(request, status, headers, body, None, started, first_byte,
                        time.perf_counter())
+
+
+def _unreadable_head(exc: BaseException) -> bool:
+    """True when llhttp refused the response head (not when the connection closed)."""
+    return isinstance(exc, HTTPParseError) and not isinstance(exc, HTTPConnectionClosed)

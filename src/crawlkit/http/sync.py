@@ -142,6 +142,14 @@ def _send(session: requests.Session, url: str, timeout: float) -> requests.Respo
     return session.get(url, timeout=(timeout, timeout), allow_redirects=False, stream=True)
 
 
+def read_leniently(request: Request, settings: CrawlSettings) -> FetchResult:
+    """:func:`fetch` on a session of its own: how the strategies whose HTTP library has
+    a stricter parser read a response head that parser refused, so that every
+    strategy gives the page the same record."""
+    with new_session(settings, pool_size=1) as session:
+        return fetch(session, request, settings)
+
+
 def fetch(session: requests.Session, request: Request, settings: CrawlSettings) -> FetchResult:
     """GET ``request.url`` once, without following redirects.
 

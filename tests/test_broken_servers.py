@@ -59,3 +59,20 @@ def test_numeric_hosts_are_read_as_browsers_read_them(mode):
                 "title": "/p/0"}
     for got in records:
         assert [{k: r[k] for k in expected} for r in got] == [expected]
+
+
+class HeadersSpider(crawlkit.Spider):
+    """Yields the headers a page came with, as the spider sees them."""
+
+    def parse(self, page: crawlkit.Page):
+        yield {"url": page.url, "headers": sorted(page.headers.items())}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_mode_hands_spiders_the_same_headers(mode, fault_server):
+    urls = [fault_server.url + path for path in ("/non-ascii", "/obs-fold", "/dup-length")]
+    result = crawlkit.crawl(urls, mode=mode, spider=HeadersSpider(), retries=0)
+    got = {item["url"][len(fault_server.url):]: dict(item["headers"]) for item in result}
+    assert (got["/non-ascii"]["x-latin"], got["/non-ascii"]["x-utf8"]) == ("caf\xe9", "caf\xc3\xa9")
+    assert got["/obs-fold"]["x-folded"] == "one two"
+    assert got["/dup-length"]["content-length"] == "66, 66"

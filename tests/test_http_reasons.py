@@ -151,6 +151,7 @@ def test_every_row_maps_exception_classes_to_a_reason(client):
     assert {reason for _, reason in table[last + len(http_errors.LAST):]} <= {Reason.CONNECTION}
 
 
+@pytest.mark.slow
 def test_geventhttpclient_table_in_a_patched_child():
     script = (
         "from gevent import monkey; monkey.patch_all()\n"
@@ -223,3 +224,14 @@ def test_a_reason_is_its_plain_string_everywhere():
         assert json.dumps(reason) == json.dumps(reason.value)
         assert pickle.loads(pickle.dumps(reason)) is reason
     assert len({r.value for r in Reason}) == len(Reason)
+
+
+@pytest.mark.parametrize("reason", list(Reason))
+def test_the_retry_policy_reads_final_from_the_reason(reason):
+    from crawlkit import FetchResult, Spider
+    from crawlkit.process import Processor
+
+    processor = Processor(Spider(), CrawlSettings(retries=2))
+    outcome = processor(FetchResult(Request("http://example.com/"), None, {}, b"", reason.value))
+    assert outcome.retry is not reason.final
+    assert outcome.error == reason.value

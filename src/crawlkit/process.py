@@ -65,7 +65,7 @@ class Processor:
         )
         may_retry = request.attempt < self.retries
         if result.error is not None:
-            if may_retry and result.error not in FINAL_ERRORS:
+            if may_retry and not Reason.is_final(result.error):
                 return self._retry(result, timing)
             if request.purpose == "robots":
                 return Outcome(request, request.url, result.status, result.error, timing=timing)

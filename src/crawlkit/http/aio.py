@@ -100,6 +100,8 @@ async def fetch(
             status = response.status
             for key, value in response.headers.items():
                 key = key.lower()
+                if not value.isascii():  # bytes as latin-1, as http.client and llhttp read them
+                    value = value.encode("utf-8", "surrogateescape").decode("latin-1")
                 headers[key] = f"{headers[key]}, {value}" if key in headers else value
             check_encodings(response.headers.get("Content-Encoding"))
             declared = response.content_length

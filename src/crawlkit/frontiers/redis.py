@@ -31,14 +31,13 @@ worker's lease alone.
 
 from __future__ import annotations
 
-from importlib import resources
-
 import heapq
 import json
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable
+from importlib import resources
 from typing import Any
 
 from ..errors import UsageError

@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from ..settings import MODES
+from ..fetchers import MODES
 from .compare import ComparePlan, run_plan
 from .demo import DemoSite, SiteSpec
 

@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 
 from ..errors import CrawlkitError, UsageError
-from ..settings import MODES
+from ..fetchers import MODES
 
 SCHEMA = "crawlkit.lab.compare/1"
 METRICS = (

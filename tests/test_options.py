@@ -92,7 +92,7 @@ def test_strategy_facts_live_on_the_strategies():
     assert set(modes_where("spider_must_pickle")) == {"multiprocess", "gevent"}
     assert CrawlSettings(mode="sync", concurrency=9).effective_concurrency == 1
     assert CrawlSettings(mode="threaded", concurrency=9).effective_concurrency == 9
-    assert crawlkit.MODES == tuple(STRATEGIES)
+    assert tuple(STRATEGIES) == crawlkit.MODES
 
 
 def test_no_module_lists_the_modes_but_the_registry():
@@ -123,7 +123,8 @@ def plugin_dir(tmp_path):
     info = tmp_path / "xyz-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: xyz\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[crawlkit.fetchers]\nechoes = xyz_fetcher:EchoFetcher\n")
+    (info / "entry_points.txt").write_text(
+        "[crawlkit.fetchers]\nechoes = xyz_fetcher:EchoFetcher\n")
     sys.path.insert(0, str(tmp_path))
     from crawlkit import fetchers
 

@@ -140,6 +140,12 @@ class Crawler:
             redis = self._open_frontier(urls)
             stream = self._open_output(state, stack)
             sink = self._sink(stream)
+            if self.resumed is not None and self.notify is not None:
+                c = self.resumed.counters
+                done = c.get("ok", 0) + c.get("failed", 0)
+                self.notify(f"already complete: {done} pages done; nothing to do"
+                            if self.already_complete else
+                            f"resuming: {done} done, {self.pending} queued")
             if self.already_complete:
                 sink.close()
                 assert self.resumed is not None
@@ -201,10 +207,6 @@ class Crawler:
             limit = self.settings.max_pages
             done = resume.counters.get("ok", 0) + resume.counters.get("failed", 0)
             self.already_complete = self.pending == 0 or (limit is not None and done >= limit)
-            if self.notify is not None:
-                self.notify(f"already complete: {done} pages done; nothing to do"
-                            if self.already_complete else
-                            f"resuming: {done} done, {self.pending} queued")
         return state
 
     def _open_output(
@@ -230,7 +232,7 @@ class Crawler:
             stream.seek(self.resumed.out_offset)
         else:
             try:
-                stream = open(out, "wb")  # noqa: SIM115 - closed by the sink
+                stream = open(out, "w+b")  # noqa: SIM115 - closed by the sink; read to hash
             except OSError as exc:
                 raise UsageError(f"cannot write --out {str(out)!r}: {exc.strerror}") from None
         stack.callback(stream.close)  # the sink closes it too; closing twice is harmless

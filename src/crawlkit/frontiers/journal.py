@@ -20,7 +20,8 @@ incrementally at each commit. A resume checks all of them before truncating
 anything, so a state file never truncates a file that is not its output.
 
 A state file is locked (``flock`` on the database file) by the process using it,
-for the whole run; the holder's PID is kept in the journal to name it.
+for the whole run; the holder's PID is kept in the journal (written once the
+output is accepted) to name it.
 """
 
 from __future__ import annotations
@@ -130,10 +131,11 @@ class CrawlState:
                 self._db.execute("PRAGMA synchronous=FULL")
                 self._db.executescript(_SCHEMA)
                 stored = self._meta("fingerprint")
-                if stored is not None and stored != fingerprint:
+                if stored is None:
+                    self._set_meta({"fingerprint": fingerprint})
+                elif stored != fingerprint:
                     raise UsageError(f"--state {shown} belongs to another crawl (other seeds "
                                      "or options); use a new state file")
-                self._set_meta({"fingerprint": fingerprint, "pid": str(os.getpid())})
             except BaseException:
                 self._db.close()
                 raise
@@ -208,10 +210,11 @@ class CrawlState:
         self._hash, self._hashed = digest, offset
 
     def bind_output(self, path: str | Path, stream: IO[bytes]) -> None:
-        """Record which file the output is (after :meth:`check_output` on a resume)."""
+        """Record which file the output is (after :meth:`check_output` on a resume),
+        and this process as the one using the state file."""
         st = os.fstat(stream.fileno())
         self._set_meta({"out_path": os.path.abspath(path),
-                        "out_ino": f"{st.st_dev}:{st.st_ino}"})
+                        "out_ino": f"{st.st_dev}:{st.st_ino}", "pid": str(os.getpid())})
 
     def accept(self, request: Request) -> None:
         """Journal an accepted request (written with the next batch, or sooner)."""

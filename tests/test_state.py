@@ -227,11 +227,13 @@ def test_resume_refuses_an_output_that_is_not_the_crawls(tmp_path, committed):
     _refused(args, "shorter", out, state)
 
 
-def test_state_files_checked_before_anything_changes(tmp_path, slow_seeds, committed):
+def test_a_read_only_state_file_is_refused_before_anything_changes(committed):
     args, state, out = committed
     state.chmod(0o444)
     _refused(args, "read-only", state, out)
-    state.chmod(0o644)
+
+
+def test_a_database_of_another_program_is_refused_not_adopted(tmp_path, slow_seeds):
     foreign = tmp_path / "app.db"
     with sqlite3.connect(foreign) as db:
         db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
@@ -240,6 +242,9 @@ def test_state_files_checked_before_anything_changes(tmp_path, slow_seeds, commi
     _refused(("crawl", str(slow_seeds), "--state", str(foreign), "--out",
               str(tmp_path / "x.jsonl")), "another program", foreign)
     assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_a_fresh_state_with_an_unwritable_out_leaves_no_state_file(tmp_path, slow_seeds):
     fresh = tmp_path / "fresh.db"
     _refused(("crawl", str(slow_seeds), "--state", str(fresh), "--out",
               str(tmp_path / "no" / "such" / "out.jsonl")), "cannot write --out")

@@ -88,16 +88,27 @@ class CrawlState:
             raise UsageError(f"--state {shown} is read-only; make it writable or use a new file")
         if existed and os.path.isdir(path):
             raise UsageError(f"--state {shown} is a directory")
+        created = False
         try:
-            # held until close(): one crawl per state file
-            self._lock_fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:  # O_EXCL: a file this process created is the only one it may remove
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+                created = True
+            except FileExistsError:
+                fd = os.open(path, os.O_RDWR)
         except OSError as exc:
             raise UsageError(f"cannot use --state {shown}: {exc.strerror}") from None
         try:
-            self._open(path, shown, existed, fingerprint)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise UsageError(f"--state {shown} is in use by {_holder(path)}; wait for it to "
+                             "finish or use another state file") from None
+        self._lock_fd = fd  # flock held until close(): one crawl per state file
+        try:
+            self._open(path, shown, fingerprint)
         except BaseException:
-            os.close(self._lock_fd)
-            if not existed:  # leave nothing behind
+            os.close(fd)
+            if created:  # leave nothing behind
                 for leftover in (str(path), f"{path}-wal", f"{path}-shm", f"{path}-journal"):
                     with contextlib.suppress(OSError):
                         os.unlink(leftover)
@@ -108,13 +119,7 @@ class CrawlState:
         self._hash = hashlib.sha256()  # of the output's bytes up to _hashed
         self._hashed = 0
 
-    def _open(self, path: str | Path, shown: str, existed: bool, fingerprint: str) -> None:
-        try:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _holder(path)
-            raise UsageError(f"--state {shown} is in use by {holder}; wait for it to finish "
-                             "or use another state file") from None
+    def _open(self, path: str | Path, shown: str, fingerprint: str) -> None:
         try:
             self._db = sqlite3.connect(str(path), isolation_level=None)
             try:

@@ -21,7 +21,14 @@ from .errors import CrawlkitError, UsageError
 from .fetchers import known_modes, modes_where
 from .process import Processor
 from .seeds import SeedFile, read_seed_file
-from .settings import CrawlSettings, Option, add_option_flags, option_argv
+from .settings import (
+    CrawlSettings,
+    add_option_flags,
+    at_least,
+    flag_type,
+    option_argv,
+    positive,
+)
 from .sinks import JsonLinesSink
 from .spiders import DefaultSpider, Spider, load_spider
 
@@ -39,19 +46,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"crawlkit: error: {message} (see --help)\n")
 
 
-def _positive_int(text: str) -> int:
-    return int(Option("", "", kind=int, check=lambda v: None if v >= 1 else
-                      f"must be at least 1, got {v}").parse(text))
-
-
-def _non_negative_int(text: str) -> int:
-    return int(Option("", "", kind=int, check=lambda v: None if v >= 0 else
-                      f"must be 0 or more, got {v}").parse(text))
-
-
-def _positive_float(text: str) -> float:
-    return float(Option("", "", kind=float, check=lambda v: None if v > 0 else
-                        f"must be positive, got {v}").parse(text))
+_positive_int = flag_type(int, at_least(1))
+_non_negative_int = flag_type(int, at_least(0))
+_positive_float = flag_type(float, positive)
 
 
 def _add_crawl_flags(p: argparse.ArgumentParser) -> None:

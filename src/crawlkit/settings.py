@@ -27,7 +27,8 @@ Check = Callable[[Any], "str | None"]
 """Returns why a value is refused (``"must be at least 1, got 0"``), or ``None``."""
 
 
-def _at_least(low: int) -> Check:
+def at_least(low: int) -> Check:
+    """A check refusing values below ``low`` (and booleans)."""
     def check(value: Any) -> str | None:
         if isinstance(value, bool) or value < low:
             return f"must be {'at least 1' if low == 1 else f'{low} or more'}, got {value}"
@@ -35,11 +36,13 @@ def _at_least(low: int) -> Check:
     return check
 
 
-def _not_negative(value: Any) -> str | None:
+def not_negative(value: Any) -> str | None:
+    """A check refusing values below 0."""
     return None if value >= 0 else f"must be 0 or more, got {value}"
 
 
-def _positive(value: Any) -> str | None:
+def positive(value: Any) -> str | None:
+    """A check refusing values that are not above 0."""
     return None if value > 0 else f"must be positive, got {value}"
 
 
@@ -91,6 +94,11 @@ class Option:
         return value
 
 
+def flag_type(kind: Callable[[str], Any], check: Check) -> Callable[[str], Any]:
+    """An argparse ``type=`` for a flag that is not a crawl option, checked the same way."""
+    return Option("", "", kind=kind, check=check).parse
+
+
 def _opt(default: Any, help: str, flag: str, **kw: Any) -> Any:
     return field(default=default, metadata={"option": Option(help, flag, **kw)})
 
@@ -108,13 +116,13 @@ class CrawlSettings:
 
     mode: str = _opt("async", "fetch strategy", "--mode", metavar="MODE")
     concurrency: int = _opt(16, "requests in flight at once (sync uses 1)", "--concurrency",
-                            metavar="N", kind=int, check=_at_least(1))
+                            metavar="N", kind=int, check=at_least(1))
     follow: bool = _opt(False, "follow links found on pages", "--follow")
     max_pages: int | None = _opt(None, "stop after N pages were tried (default: no limit)",
-                                 "--max-pages", metavar="N", kind=int, check=_at_least(1),
+                                 "--max-pages", metavar="N", kind=int, check=at_least(1),
                                  optional=True)
     max_depth: int | None = _opt(None, "do not follow links deeper than N (seeds are depth 0)",
-                                 "--max-depth", metavar="N", kind=int, check=_at_least(0),
+                                 "--max-depth", metavar="N", kind=int, check=at_least(0),
                                  optional=True)
     allow: tuple[str, ...] = _opt((), "only follow URLs matching REGEX (repeatable)", "--allow",
                                   metavar="REGEX", check=_regex("--allow"), repeat=True)
@@ -123,27 +131,27 @@ class CrawlSettings:
     same_host: bool = _opt(True, "follow links to any host (default: only the seeds' hosts)",
                            "--any-host", inverted=True)
     timeout: float = _opt(30.0, "total seconds per fetch: connect, headers and body",
-                          "--timeout", metavar="S", kind=float, check=_positive)
+                          "--timeout", metavar="S", kind=float, check=positive)
     max_redirects: int = _opt(10, "redirect hops followed per page", "--max-redirects",
-                              metavar="N", kind=int, check=_at_least(0))
+                              metavar="N", kind=int, check=at_least(0))
     max_bytes: int = _opt(10 * 1024 * 1024, "largest body accepted, after decompression",
-                          "--max-bytes", metavar="N", kind=int, check=_at_least(1))
+                          "--max-bytes", metavar="N", kind=int, check=at_least(1))
     user_agent: str = _opt(DEFAULT_USER_AGENT, "User-Agent header sent with every request",
                            "--user-agent", metavar="UA")
     per_host: int = _opt(8, "requests in flight to one origin (scheme, host, port)",
-                         "--per-host", metavar="N", kind=int, check=_at_least(1))
+                         "--per-host", metavar="N", kind=int, check=at_least(1))
     delay: float = _opt(0.0, "seconds between request starts on one origin", "--delay",
-                        metavar="S", kind=float, check=_not_negative)
+                        metavar="S", kind=float, check=not_negative)
     jitter: bool = _opt(False, "vary --delay between 0.5x and 1.5x", "--jitter")
     obey_robots: bool = _opt(True, "do not fetch or obey robots.txt (default: obey RFC 9309)",
                              "--ignore-robots", inverted=True)
     retries: int = _opt(2, "extra attempts after a transient failure", "--retries",
-                        metavar="N", kind=int, check=_at_least(0))
+                        metavar="N", kind=int, check=at_least(0))
     retry_backoff: float = _opt(0.5, "base of the exponential backoff between attempts, seconds",
-                                "--retry-backoff", metavar="S", kind=float, check=_not_negative)
+                                "--retry-backoff", metavar="S", kind=float, check=not_negative)
     retry_after_cap: float = _opt(60.0, "longest Retry-After honoured, seconds",
                                   "--retry-after-cap", metavar="S", kind=float,
-                                  check=_not_negative)
+                                  check=not_negative)
     block_private: bool = _opt(False, "refuse hosts resolving to loopback, private, link-local "
                                "or other non-global addresses (checked at every hop)",
                                "--block-private")

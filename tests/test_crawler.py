@@ -62,3 +62,10 @@ def test_redis_crawl_from_the_library(redis_url, tmp_path, site_factory):  # noq
     urls = [json.loads(line)["url"] for line in out.read_text().splitlines()]
     assert len(urls) == len(set(urls)) == result.stats.pages
     assert set(urls) == reachable_urls(site.spec, site.url)
+
+
+def test_a_bad_seed_touches_no_file(tmp_path):
+    with pytest.raises(crawlkit.InvalidURL):
+        crawlkit.crawl(["http://127.0.0.1:9/", "not-a-url"], state=tmp_path / "s.db",
+                       out=tmp_path / "o.jsonl")
+    assert list(tmp_path.iterdir()) == []

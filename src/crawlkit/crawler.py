@@ -25,6 +25,7 @@ from .settings import CrawlSettings
 from .sinks import JsonLinesSink, ListSink, Sink
 from .spiders import DefaultSpider, FunctionSpider, Spider, as_spider, load_spider
 from .stats import Stats
+from .urls import canonicalize
 
 ProgressArg = bool | Callable[[Snapshot], None] | None
 
@@ -135,6 +136,9 @@ class Crawler:
         urls = list(seeds) if seeds is not None else list(self.spider.start_urls)
         if not urls:
             raise UsageError("no URL to crawl: pass URLs or a spider with start_urls")
+        for url in urls:
+            canonicalize(url)  # InvalidURL now, before a state or output file is touched
+        self.resumed, self.pending, self.already_complete = None, 0, False
         with contextlib.ExitStack() as stack:
             state = self._open_state(urls, stack)
             redis = self._open_frontier(urls)

@@ -241,6 +241,10 @@ def _options() -> dict[str, Option]:
 OPTIONS: Mapping[str, Option] = _options()
 """Every crawl option by field name, in declaration order."""
 
+CrawlSettings.__doc__ = (CrawlSettings.__doc__ or "") + "\n    Attributes:\n" + "".join(
+    f"        {name} ({'false with ' if option.inverted else ''}{option.flag}): {option.help}.\n"
+    for name, option in OPTIONS.items())
+
 
 def default_of(name: str) -> Any:
     """The default value of the field ``name``."""

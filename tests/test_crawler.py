@@ -69,3 +69,9 @@ def test_a_bad_seed_touches_no_file(tmp_path):
         crawlkit.crawl(["http://127.0.0.1:9/", "not-a-url"], state=tmp_path / "s.db",
                        out=tmp_path / "o.jsonl")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_progress_true_shows_the_cli_display(demo_site, capsys):
+    result = crawlkit.crawl(demo_site.url + "/page/3", progress=True)
+    assert len(result) == 1
+    assert "Traceback" not in capsys.readouterr().err

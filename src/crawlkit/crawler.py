@@ -287,8 +287,8 @@ def _spider_ref(spider: object) -> str | None:
         return None
     if isinstance(spider, FunctionSpider):
         spider = spider.func
-    target = spider if isinstance(spider, type) or callable(spider) and not isinstance(
-        spider, Spider) else type(spider)
+    is_named = isinstance(spider, type) or (callable(spider) and not isinstance(spider, Spider))
+    target = spider if is_named else type(spider)
     module = getattr(target, "__module__", "?")
     return f"{module}:{getattr(target, '__qualname__', type(target).__qualname__)}"
 

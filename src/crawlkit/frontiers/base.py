@@ -31,7 +31,9 @@ class Frontier(Protocol):
     """What the engine needs of a frontier: where URLs are offered and requests taken.
 
     Only the engine's thread calls a frontier. Every URL is accepted at most once
-    per crawl, whichever strategy runs and in whatever order pages finish.
+    per crawl, whichever strategy runs and in whatever order pages finish. The
+    backends name this protocol as their base, for its documentation and so that
+    a type checker holds each of them to it where it is defined.
     """
 
     @property
@@ -225,6 +227,10 @@ class OriginQueues:
         """Count ``count`` requests of ``origin`` queued elsewhere, for the refill hook."""
         self._fifo(origin)
         self._queued += count
+
+    def has(self, origin: str) -> bool:
+        """Whether ``origin`` has queued requests."""
+        return origin in self._fifos
 
     def announce(self, origin: str) -> None:
         """Hand ``origin`` to the next :meth:`take_new_origins` (once)."""

@@ -12,7 +12,7 @@ from typing import Protocol
 from ..models import Request
 from ..settings import CrawlSettings
 from ..urls import canonicalize
-from .base import LinkRules, OriginQueues, Ready
+from .base import Frontier, LinkRules, OriginQueues, Ready
 
 
 class SeenSet(Protocol):
@@ -23,7 +23,7 @@ class SeenSet(Protocol):
     def add(self, url: str) -> None: ...
 
 
-class MemoryFrontier:
+class MemoryFrontier(Frontier):
     """A :class:`~crawlkit.frontiers.base.Frontier` held in memory.
 
     Queued requests form one FIFO per origin (so each origin is crawled

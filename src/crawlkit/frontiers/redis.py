@@ -42,7 +42,7 @@ from ..errors import UsageError
 from ..models import Request
 from ..settings import CrawlSettings
 from ..urls import canonicalize, origin_of
-from .base import LinkRules, OriginQueues, Ready
+from .base import Frontier, LinkRules, OriginQueues, Ready
 
 
 def _script(name: str) -> str:
@@ -102,7 +102,7 @@ def delete_job(client: Any, job: str) -> int:
     return int(client.delete(*keys)) if keys else 0
 
 
-class RedisFrontier:
+class RedisFrontier(Frontier):
     """A :class:`~crawlkit.frontiers.base.Frontier` over a shared Redis job.
 
     Each worker applies the :class:`~crawlkit.frontiers.base.LinkRules` (depth,
@@ -230,7 +230,7 @@ class RedisFrontier:
             request = self._decode(data)
             origin = origin_of(request.url)
             if ready(origin, now):
-                if origin not in self._held.origins():
+                if not self._held.has(origin):
                     self._held.announce(origin)
                 return request
             self._held.push(request)
@@ -253,7 +253,7 @@ class RedisFrontier:
             limit = self.rules.max_pages
             if limit is not None and int(started) >= limit:
                 queued = 0  # what is queued will not be started
-            self._busy = bool(int(queued) or int(leased) or self._held.origins())
+            self._busy = bool(int(queued) or int(leased) or len(self._held))
             self._status_at = now
         return now + self.POLL if self._busy else None
 

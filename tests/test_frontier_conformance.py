@@ -136,9 +136,11 @@ def _drive(frontier: Frontier, state: CrawlState | None, seed: int,
             if state is not None and batch < 0.3:
                 state.commit(None, {}, [])
         run.lengths.append(len(frontier))
-    while in_flight or pop(1e9, _always) is not None:
+    for _ in range(10 * steps):  # bounded: a backend handing out a page again fails, not hangs
         while in_flight:
             complete(in_flight.pop(0), [], 1, None)
+        if pop(1e9, _always) is None:
+            break
     run.left = frontier.left_behind()
     return run
 

@@ -10,7 +10,6 @@ import crawlkit
 from crawlkit import Crawler, CrawlSettings, Spider
 from crawlkit.lab.demo import reachable_urls
 from crawlkit.progress import Snapshot
-from test_redis import redis_url  # noqa: F401 - the fixture
 
 
 def test_progress_callable_receives_snapshots(site_factory):
@@ -54,7 +53,7 @@ def test_crawler_usage_errors():
 
 
 @pytest.mark.slow
-def test_redis_crawl_from_the_library(redis_url, tmp_path, site_factory):  # noqa: F811
+def test_redis_crawl_from_the_library(redis_url, tmp_path, site_factory):
     site = site_factory(pages=40, links=3)
     out = tmp_path / "items.jsonl"
     result = crawlkit.crawl(site.url + "/", "threaded", follow=True, frontier=redis_url,

@@ -29,12 +29,14 @@ from ..models import Outcome, Request
 from ..process import Processor
 from ..settings import CrawlSettings
 from .base import OutcomeQueue
+from .procutil import interrupts_blocked
 
 _HEADER = struct.Struct("!I")
 _BUFFER = 256 * 1024
 _READY = "ready"
 _BOOT_TIMEOUT = 60.0
 _BOOT = (
+    "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN)\n"  # the parent stops us
     "from gevent import monkey; monkey.patch_all()\n"
     "import sys\n"
     "from crawlkit.fetchers.green import child_main\n"
@@ -43,8 +45,7 @@ _BOOT = (
 
 
 def _send(sock: socket.socket, obj: Any) -> None:
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    sock.sendall(_HEADER.pack(len(data)) + data)
+    sock.sendall(_frame(obj))
 
 
 def _reader(sock: socket.socket) -> io.BufferedReader:
@@ -62,6 +63,36 @@ def _recv(stream: io.BufferedReader) -> Any:
     if len(data) < size:
         raise EOFError
     return pickle.loads(data)
+
+
+def _frame(obj: Any) -> bytes:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    return _HEADER.pack(len(data)) + data
+
+
+def _pack_outcomes(outcomes: list[Outcome], processor: Processor) -> bytes:
+    """One frame holding ``outcomes``; an outcome that cannot be pickled is replaced
+    by a failed record for its request, so the parent never waits for it."""
+    try:
+        return _frame(outcomes)
+    except Exception:  # pickle raises many types; find the culprits one by one
+        pass
+    from .base import failed_outcome
+
+    sendable: list[Outcome] = []
+    for outcome in outcomes:
+        try:
+            pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            outcome = failed_outcome(processor, outcome.request,
+                                     RuntimeError(f"outcome cannot be sent: {exc}"))
+            try:
+                pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception:
+                outcome = Outcome(outcome.request, outcome.request.url, None,
+                                  "internal error: outcome cannot be sent")
+        sendable.append(outcome)
+    return _frame(sendable)
 
 
 def child_main(fd: int) -> None:
@@ -94,16 +125,20 @@ def child_main(fd: int) -> None:
             while ready:
                 batch = ready[:]
                 ready.clear()
-                _send(sock, batch)  # may yield: outcomes finished meanwhile go in the next
+                # may yield: outcomes finished meanwhile go in the next
+                sock.sendall(_pack_outcomes(batch, processor))
         except OSError:
             return  # the parent is gone (closing): the read loop ends on its own
-        flush_scheduled = False
+        finally:
+            flush_scheduled = False
 
     def work(request: Request) -> None:
         nonlocal flush_scheduled
         try:
             outcome = processor(http_green.fetch(clients, request, settings))
-        except Exception as exc:
+        except gevent.GreenletExit:
+            raise
+        except BaseException as exc:  # SystemExit too: the parent waits for this outcome
             outcome = failed_outcome(processor, request, exc)
         ready.append(outcome)
         if not flush_scheduled:
@@ -151,11 +186,12 @@ class GeventFetcher:
         self._sock = parent
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-        self._proc = subprocess.Popen(
-            [sys.executable, "-c", _BOOT, str(child.fileno())],
-            pass_fds=(child.fileno(),),
-            env=env,
-        )
+        with interrupts_blocked():  # no Ctrl-C kills the child before it ignores SIGINT
+            self._proc = subprocess.Popen(
+                [sys.executable, "-c", _BOOT, str(child.fileno())],
+                pass_fds=(child.fileno(),),
+                env=env,
+            )
         child.close()
         # protects _sock writes: submit() and close() may race with nothing else, but
         # a frame must never interleave with another
@@ -200,6 +236,11 @@ class GeventFetcher:
                 if not self._closing.is_set():
                     code = self._proc.poll()
                     self._outcomes.put(FetcherError(f"gevent worker process exited ({code})"))
+                return
+            except Exception as exc:  # a frame this process cannot unpickle: stop, loudly
+                if not self._closing.is_set():
+                    self._outcomes.put(FetcherError(
+                        f"gevent worker process sent what cannot be read: {exc}"))
                 return
             for outcome in outcomes:
                 self._outcomes.put(outcome)

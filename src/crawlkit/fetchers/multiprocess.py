@@ -21,14 +21,15 @@ from ..models import FetchResult, Outcome, Request
 from ..process import Processor
 from ..settings import CrawlSettings
 from .aio_runner import AiohttpRunner
-from .base import failed_outcome
-from .procutil import die_with_parent
+from .base import failed_outcome, process_safely
+from .procutil import die_with_parent, ignore_interrupts, interrupts_blocked
 
 _WORKER_PROCESSOR: Processor | None = None
 
 
 def _init_worker(payload: bytes) -> None:
     global _WORKER_PROCESSOR
+    ignore_interrupts()
     die_with_parent()
     _WORKER_PROCESSOR = pickle.loads(payload)
 
@@ -41,7 +42,7 @@ def _warm(_: int) -> int:
 def _process_in_worker(result: FetchResult) -> tuple[Outcome, float, float]:
     assert _WORKER_PROCESSOR is not None, "worker not initialised"
     started = time.perf_counter()  # CLOCK_MONOTONIC: comparable across processes on Linux
-    outcome = _WORKER_PROCESSOR(result)
+    outcome = process_safely(_WORKER_PROCESSOR, result)
     return outcome, started, time.perf_counter()
 
 
@@ -74,11 +75,13 @@ class MultiprocessFetcher:
         )
         # start every worker now (spawn, imports, initializer), so the crawl is not charged
         # for it and no worker is still starting (not yet bound to die with us) later on
+        # (with SIGINT blocked, so no worker dies of a Ctrl-C before it ignores SIGINT)
         workers = worker_count()
         ready: set[int] = set()
         deadline = time.monotonic() + 60
-        while len(ready) < workers and time.monotonic() < deadline:
-            ready.update(self._pool.map(_warm, range(workers * 2)))
+        with interrupts_blocked():
+            while len(ready) < workers and time.monotonic() < deadline:
+                ready.update(self._pool.map(_warm, range(workers * 2)))
         self._runner = AiohttpRunner(
             settings, self._process, lambda r, e: failed_outcome(processor, r, e)
         )

@@ -3,6 +3,7 @@ can import them."""
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from decimal import Decimal
@@ -76,3 +77,14 @@ class BaseExceptionSpider(Spider):
 
     def parse(self, page: Page):
         raise Uncatchable("not an Exception")
+
+
+class DyingSpider(Spider):
+    """Ends its worker process outright (no exception, no clean-up) on pages 0, 10, 20."""
+
+    def parse(self, page: Page):
+        number = page_number(page.url)
+        if number is not None and number % 10 == 0:
+            os._exit(1)
+        yield {"url": page.url}
+        yield from page.links

@@ -34,6 +34,7 @@ from crawlkit.spiders import FunctionSpider
 from poison_spiders import (
     EXPECTED_REASONS,
     BaseExceptionSpider,
+    DyingSpider,
     ExitingSpider,
     UnwritableItemSpider,
     page_number,
@@ -321,3 +322,13 @@ def test_ctrl_c_to_the_process_group_stops_gracefully_and_resumes(mode, tmp_path
     urls = [path(r["url"]) for r in records]
     assert len(urls) == len(set(urls)), "a page was written twice"
     assert sorted(urls) == sorted(path(r["url"]) for r in reference)
+
+
+@pytest.mark.slow
+def test_a_worker_process_that_dies_leaves_records_and_the_crawl_goes_on(small_site):
+    result = crawl_or_hang(urls_or_spider=small_site.url + "/page/1", mode="multiprocess",
+                           spider=DyingSpider, follow=True, concurrency=1, retries=1)
+    assert result.stats.errors == {"worker process died": 3, "http 404": 3}
+    assert result.stats.retries == 3
+    assert not any(page_number(item["url"]) in (0, 10, 20) for item in result)
+    assert len(result) == result.stats.items > 30

@@ -332,3 +332,14 @@ def test_a_worker_process_that_dies_leaves_records_and_the_crawl_goes_on(small_s
     assert result.stats.retries == 3
     assert not any(page_number(item["url"]) in (0, 10, 20) for item in result)
     assert len(result) == result.stats.items > 30
+
+
+def test_an_unwritable_item_for_a_redirect_keeps_the_target():
+    class Spider(crawlkit.Spider):
+        def redirected(self, page):
+            yield {"x": {1, 2}}
+
+    result = FetchResult(Request("http://127.0.0.1/a"), 302, {"location": "/b"}, b"", None)
+    outcome = Processor(Spider(), CrawlSettings())(result)
+    assert outcome.error == "item not serialisable: set at key 'x'"
+    assert outcome.redirect == "http://127.0.0.1/b"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import timezone
 from email.utils import parsedate_to_datetime
 
@@ -138,7 +139,8 @@ class Processor:
         except SPIDER_ERRORS as exc:
             return self._failure(result, spider_error(exc), timing)
         if problem is not None:
-            return self._failure(result, problem, timing, page.content_type, items, urls)
+            failed = self._failure(result, problem, timing, page.content_type, items, urls)
+            return replace(failed, final_url=target, redirect=target)  # the target lives on
         return Outcome(
             request=request,
             final_url=target,

@@ -55,6 +55,11 @@ class Fetcher(Protocol):
         """Stop everything started in :meth:`start`; abandon requests still in flight."""
 
 
+WORKER_DIED = "worker process died"
+"""The fetch error of a page held by a worker process that died (its own spider call,
+or another page's, ended the process): transient, so the page is retried."""
+
+
 def failed_outcome(processor: Processor, request: Request, exc: BaseException) -> Outcome:
     """An outcome for a request whose worker hit an unexpected error, so the page
     becomes a record instead of vanishing. Never raises (but KeyboardInterrupt)."""

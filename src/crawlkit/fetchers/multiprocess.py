@@ -28,12 +28,10 @@ from ..models import FetchResult, Outcome, Request
 from ..process import Processor
 from ..settings import CrawlSettings
 from .aio_runner import AiohttpRunner
-from .base import failed_outcome, process_safely
+from .base import WORKER_DIED, failed_outcome, process_safely
 from .procutil import die_with_parent, ignore_interrupts, interrupts_blocked
 
 _WORKER_PROCESSOR: Processor | None = None
-WORKER_DIED = "worker process died"
-"""The fetch error of a page whose worker process (or a sibling) died while it waited."""
 
 
 def _init_worker(payload: bytes) -> None:

@@ -3,12 +3,20 @@
 :class:`Processor` is pure (no I/O, no shared state), so a strategy may call it
 in whichever thread or process suits it; the ``multiprocess`` and ``gevent``
 strategies pickle it into their workers.
+
+Spider code never breaks a crawl: an exception it raises, ``SystemExit``
+included (a spider calling ``sys.exit()``), makes the page a failed record
+(``spider error: ...``) in every strategy, and an item no sink could write (see
+:func:`crawlkit.sinks.item_problem`) makes it a failed record whose reason starts
+with ``item not serialisable:``; the page's other items and links are kept.
+``KeyboardInterrupt`` is never caught here: it belongs to whoever runs the crawl.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import timezone
 from email.utils import parsedate_to_datetime
 
@@ -16,6 +24,7 @@ from .errors import Reason
 from .models import Failure, FetchResult, Item, Outcome, Page, Request, Timing
 from .parse import content_type_of, decode_body, extract, is_html
 from .settings import CrawlSettings
+from .sinks import item_problem
 from .spiders import Spider
 from .urls import resolve_link
 
@@ -125,9 +134,12 @@ class Processor:
             content_type=content_type_of(result.headers),
         )
         try:
-            items, urls = _split(self.spider.redirected(page), request.url)
-        except Exception as exc:
-            return self._failure(result, f"spider error: {type(exc).__name__}: {exc}", timing)
+            items, urls, problem = _split(self.spider.redirected(page), request.url)
+        except SPIDER_ERRORS as exc:
+            return self._failure(result, spider_error(exc), timing)
+        if problem is not None:
+            failed = self._failure(result, problem, timing, page.content_type, items, urls)
+            return replace(failed, final_url=target, redirect=target)  # the target lives on
         return Outcome(
             request=request,
             final_url=target,
@@ -163,11 +175,12 @@ class Processor:
             content_type=content_type,
         )
         try:
-            items, urls = _split(self.spider.parse(page), request.url)
-        except Exception as exc:  # a spider bug is a failed page, not a crashed crawl
-            error = f"spider error: {type(exc).__name__}: {exc}"
-            return self._failure(result, error, timing, content_type=content_type)
+            items, urls, problem = _split(self.spider.parse(page), request.url)
+        except SPIDER_ERRORS as exc:  # a spider bug is a failed page, not a crashed crawl
+            return self._failure(result, spider_error(exc), timing, content_type=content_type)
         follow = links + urls if self.follow else urls
+        if problem is not None:
+            return self._failure(result, problem, timing, content_type, items, follow)
         parse_time = time.perf_counter() - started
         return Outcome(
             request=request,
@@ -182,8 +195,11 @@ class Processor:
         )
 
     def _failure(
-        self, result: FetchResult, error: str, timing: Timing, content_type: str = ""
+        self, result: FetchResult, error: str, timing: Timing, content_type: str = "",
+        kept: tuple[Item, ...] = (), follow: tuple[str, ...] = (),
     ) -> Outcome:
+        """A failed page: ``spider.failed``'s output, after ``kept`` items and ``follow``
+        URLs the spider produced before the page failed (an unwritable item)."""
         request = result.request
         failure = Failure(
             url=request.url,
@@ -193,33 +209,55 @@ class Processor:
             depth=request.depth,
         )
         try:
-            items, urls = _split(self.spider.failed(failure), request.url)
-        except Exception as exc:
-            items, urls = (), ()
-            error = f"{error}; spider error: {type(exc).__name__}: {exc}"
+            items, urls, problem = _split(self.spider.failed(failure), request.url)
+        except SPIDER_ERRORS as exc:
+            items, urls, problem = (), (), None
+            error = f"{error}; {spider_error(exc)}"
+        if problem is not None:
+            error = f"{error}; {problem}"
         return Outcome(
             request=request,
             final_url=request.url,
             status=result.status,
             error=error,
-            items=items,
-            follow=urls,
+            items=kept + items,
+            follow=follow + urls,
             content_type=content_type,
             nbytes=len(result.body),
             timing=timing,
         )
 
 
-def _split(output: Iterable[Item | str], base: str) -> tuple[tuple[Item, ...], tuple[str, ...]]:
+SPIDER_ERRORS = (Exception, SystemExit)
+"""What spider code may raise and the crawl turns into a failed record."""
+
+
+def spider_error(exc: BaseException) -> str:
+    """The record reason for an exception raised by spider code."""
+    if isinstance(exc, SystemExit):
+        return f"spider error: SystemExit: {exc.code}"
+    return f"spider error: {type(exc).__name__}: {exc}"
+
+
+def _split(
+    output: Iterable[Item | str], base: str
+) -> tuple[tuple[Item, ...], tuple[str, ...], str | None]:
+    """The spider's items and resolved URLs, and why the first unwritable item was
+    dropped (``None`` when every item can be written)."""
     items: list[Item] = []
     urls: list[str] = []
+    problem: str | None = None
     for value in output or ():
         if isinstance(value, str):
             url = resolve_link(base, value)
             if url is not None:
                 urls.append(url)
         elif isinstance(value, dict):
-            items.append(value)
+            reason = item_problem(value)
+            if reason is None:
+                items.append(value)
+            elif problem is None:
+                problem = reason
         else:
             raise TypeError(f"spiders yield dicts or URL strings, not {type(value).__name__}")
-    return tuple(items), tuple(urls)
+    return tuple(items), tuple(urls), problem

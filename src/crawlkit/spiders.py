@@ -8,6 +8,12 @@ page).
 
 With the ``multiprocess`` and ``gevent`` strategies the spider runs in worker
 processes, so it must be picklable and importable: define it at module level.
+
+Items are JSON values (see :mod:`crawlkit.sinks` for exactly which); an item
+that is not, ``NaN`` included, is dropped and its page becomes a failed record
+(``item not serialisable: ...``). An exception a spider raises, ``SystemExit``
+from ``sys.exit()`` included, makes the page a failed record
+(``spider error: ...``) in every strategy; it never stops the crawl.
 """
 
 from __future__ import annotations

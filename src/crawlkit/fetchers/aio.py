@@ -14,7 +14,7 @@ from ..models import FetchResult, Outcome, Request
 from ..process import Processor
 from ..settings import CrawlSettings
 from .aio_runner import AiohttpRunner
-from .base import failed_outcome
+from .base import failed_outcome, process_safely
 
 
 class AsyncFetcher:
@@ -34,7 +34,9 @@ class AsyncFetcher:
         )
 
     async def _process(self, result: FetchResult) -> Outcome:
-        return await self._runner.loop.run_in_executor(self._parse, self._processor, result)
+        return await self._runner.loop.run_in_executor(
+            self._parse, process_safely, self._processor, result
+        )
 
     def submit(self, request: Request) -> None:
         self._runner.submit(request)

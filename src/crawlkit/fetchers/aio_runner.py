@@ -17,6 +17,7 @@ from ..http import aio as http_async
 from ..models import FetchResult, Outcome, Request
 from ..settings import CrawlSettings
 from .base import OutcomeQueue
+from .procutil import block_interrupts_in_this_thread
 
 ProcessAsync = Callable[[FetchResult], Awaitable[Outcome]]
 
@@ -45,11 +46,15 @@ class AiohttpRunner:
         # tasks alive on the loop; touched only from the loop thread
         self._tasks: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None
-        self._thread = threading.Thread(
-            target=self.loop.run_forever, name="crawlkit-loop", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name="crawlkit-loop", daemon=True)
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self._open(), self.loop).result()
+
+    def _run(self) -> None:
+        # Ctrl-C is the main thread's business; a worker process spawned from this
+        # thread (multiprocess) is born with SIGINT blocked until it ignores it
+        block_interrupts_in_this_thread()
+        self.loop.run_forever()
 
     async def _open(self) -> None:
         self._session = http_async.new_session(self.settings)
@@ -73,7 +78,7 @@ class AiohttpRunner:
         except BrokenExecutor as exc:  # the machinery is gone: stop the crawl, loudly
             self.outcomes.put(exc)
             return
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             outcome = self.on_error(request, exc)
         self.outcomes.put(outcome)
 

@@ -63,11 +63,35 @@ class Fetcher(Protocol):
         """Stop everything started in :meth:`start`; abandon requests still in flight."""
 
 
+WORKER_DIED = "worker process died"
+"""The fetch error of a page held by a worker process that died (its own spider call,
+or another page's, ended the process): transient, so the page is retried."""
+
+
 def failed_outcome(processor: Processor, request: Request, exc: BaseException) -> Outcome:
     """An outcome for a request whose worker hit an unexpected error, so the page
-    becomes a record instead of vanishing."""
+    becomes a record instead of vanishing. Never raises (but KeyboardInterrupt)."""
     error = f"internal error: {type(exc).__name__}: {exc}"
-    return processor(FetchResult(request, None, {}, b"", error))
+    try:
+        return processor(FetchResult(request, None, {}, b"", error))
+    except KeyboardInterrupt:
+        raise
+    except BaseException:  # spider code raising what the processor lets through
+        return Outcome(request, request.url, None, error)
+
+
+def process_safely(processor: Processor, result: FetchResult) -> Outcome:
+    """``processor(result)``, or a failed record when it raises anything at all.
+
+    For worker threads and processes, where an exception that escapes would end
+    the worker and leave its request without an outcome forever. Not for the
+    main thread (a KeyboardInterrupt there must go through) nor for greenlets
+    (which must let ``GreenletExit`` through).
+    """
+    try:
+        return processor(result)
+    except BaseException as exc:
+        return failed_outcome(processor, result.request, exc)
 
 
 class OutcomeQueue:

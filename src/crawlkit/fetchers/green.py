@@ -25,16 +25,18 @@ import threading
 from typing import Any, ClassVar
 
 from ..errors import FetcherError, UsageError
-from ..models import Outcome, Request
+from ..models import FetchResult, Outcome, Request
 from ..process import Processor
 from ..settings import CrawlSettings
-from .base import OutcomeQueue
+from .base import WORKER_DIED, OutcomeQueue, process_safely
+from .procutil import interrupts_blocked
 
 _HEADER = struct.Struct("!I")
 _BUFFER = 256 * 1024
 _READY = "ready"
 _BOOT_TIMEOUT = 60.0
 _BOOT = (
+    "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN)\n"  # the parent stops us
     "from gevent import monkey; monkey.patch_all()\n"
     "import sys\n"
     "from crawlkit.fetchers.green import child_main\n"
@@ -43,8 +45,7 @@ _BOOT = (
 
 
 def _send(sock: socket.socket, obj: Any) -> None:
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    sock.sendall(_HEADER.pack(len(data)) + data)
+    sock.sendall(_frame(obj))
 
 
 def _reader(sock: socket.socket) -> io.BufferedReader:
@@ -62,6 +63,36 @@ def _recv(stream: io.BufferedReader) -> Any:
     if len(data) < size:
         raise EOFError
     return pickle.loads(data)
+
+
+def _frame(obj: Any) -> bytes:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    return _HEADER.pack(len(data)) + data
+
+
+def _pack_outcomes(outcomes: list[Outcome], processor: Processor) -> bytes:
+    """One frame holding ``outcomes``; an outcome that cannot be pickled is replaced
+    by a failed record for its request, so the parent never waits for it."""
+    try:
+        return _frame(outcomes)
+    except Exception:  # pickle raises many types; find the culprits one by one
+        pass
+    from .base import failed_outcome
+
+    sendable: list[Outcome] = []
+    for outcome in outcomes:
+        try:
+            pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            outcome = failed_outcome(processor, outcome.request,
+                                     RuntimeError(f"outcome cannot be sent: {exc}"))
+            try:
+                pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception:
+                outcome = Outcome(outcome.request, outcome.request.url, None,
+                                  "internal error: outcome cannot be sent")
+        sendable.append(outcome)
+    return _frame(sendable)
 
 
 def child_main(fd: int) -> None:
@@ -94,16 +125,20 @@ def child_main(fd: int) -> None:
             while ready:
                 batch = ready[:]
                 ready.clear()
-                _send(sock, batch)  # may yield: outcomes finished meanwhile go in the next
+                # may yield: outcomes finished meanwhile go in the next
+                sock.sendall(_pack_outcomes(batch, processor))
         except OSError:
             return  # the parent is gone (closing): the read loop ends on its own
-        flush_scheduled = False
+        finally:
+            flush_scheduled = False
 
     def work(request: Request) -> None:
         nonlocal flush_scheduled
         try:
             outcome = processor(http_green.fetch(clients, request, settings))
-        except Exception as exc:
+        except gevent.GreenletExit:
+            raise
+        except BaseException as exc:  # SystemExit too: the parent waits for this outcome
             outcome = failed_outcome(processor, request, exc)
         ready.append(outcome)
         if not flush_scheduled:
@@ -128,7 +163,13 @@ def child_main(fd: int) -> None:
 
 
 class GeventFetcher:
-    """Greenlets in a monkey-patched child process; outcomes read back by a thread."""
+    """Greenlets in a monkey-patched child process; outcomes read back by a thread.
+
+    A child that dies (``os._exit`` in a spider, a crash, the OOM killer) takes
+    every page it held with it: each becomes the transient error
+    ``worker process died`` (retried like a network error, then recorded), and a
+    new child takes the pages after it.
+    """
 
     name: ClassVar[str] = "gevent"
     fixed_concurrency: ClassVar[bool] = False
@@ -149,28 +190,39 @@ class GeventFetcher:
                 "spider defined in __main__: move it to a module (or import your script "
                 "as a module)"
             )
+        self._settings = settings
+        self._processor = processor
         self._outcomes = OutcomeQueue()
         self._unsent: list[Request] = []  # only the engine's thread touches it
+        # protects _sock writes (a frame must never interleave with another), and
+        # _in_flight and _child_died, which the engine's thread and the reader share
+        self._send_lock = threading.Lock()
+        self._in_flight: set[Request] = set()  # sent to the child, no outcome back yet
+        self._child_died = False
+        self._closing = threading.Event()
+        self._spawn_child()
+
+    def _spawn_child(self) -> None:
+        """Start a child, hand it the processor, wait until it is ready, read from it.
+        Called from the engine's thread only (the child's parent-death signal follows
+        the thread that started it)."""
         parent, child = socket.socketpair()
         self._sock = parent
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-        self._proc = subprocess.Popen(
-            [sys.executable, "-c", _BOOT, str(child.fileno())],
-            pass_fds=(child.fileno(),),
-            env=env,
-        )
+        with interrupts_blocked():  # no Ctrl-C kills the child before it ignores SIGINT
+            self._proc = subprocess.Popen(
+                [sys.executable, "-c", _BOOT, str(child.fileno())],
+                pass_fds=(child.fileno(),),
+                env=env,
+            )
         child.close()
-        # protects _sock writes: submit() and close() may race with nothing else, but
-        # a frame must never interleave with another
-        self._send_lock = threading.Lock()
-        self._closing = threading.Event()
         with self._send_lock:
-            _send(self._sock, (processor, settings))
+            _send(self._sock, (self._processor, self._settings))
         self._stream = _reader(self._sock)
         self._await_ready()
-        self._reader = threading.Thread(target=self._read, name="crawlkit-gevent-reader",
-                                        daemon=True)
+        self._reader = threading.Thread(target=self._read, args=(self._stream, self._proc),
+                                        name="crawlkit-gevent-reader", daemon=True)
         self._reader.start()
 
     def _await_ready(self) -> None:
@@ -195,18 +247,46 @@ class GeventFetcher:
         raise FetcherError(
             f"gevent worker process did not start: {failure or f'exit code {code}'}")
 
-    def _read(self) -> None:
-        stream = self._stream
+    def _read(self, stream: io.BufferedReader, proc: subprocess.Popen[bytes]) -> None:
         while True:
             try:
                 outcomes = _recv(stream)
             except (EOFError, OSError):
                 if not self._closing.is_set():
-                    code = self._proc.poll()
-                    self._outcomes.put(FetcherError(f"gevent worker process exited ({code})"))
+                    self._lose_child()
                 return
+            except Exception as exc:  # a frame this process cannot unpickle: stop, loudly
+                if not self._closing.is_set():
+                    self._outcomes.put(FetcherError(
+                        f"gevent worker process sent what cannot be read: {exc}"))
+                return
+            with self._send_lock:
+                self._in_flight.difference_update(outcome.request for outcome in outcomes)
             for outcome in outcomes:
                 self._outcomes.put(outcome)
+
+    def _lose_child(self) -> None:
+        """The child is gone: each page it held becomes an outcome of its own."""
+        with self._send_lock:
+            lost = list(self._in_flight)
+            self._in_flight.clear()
+            self._child_died = True
+        for request in lost:
+            result = FetchResult(request, None, {}, b"", WORKER_DIED)
+            self._outcomes.put(process_safely(self._processor, result))
+
+    def _replace_child(self) -> None:
+        self._reader.join(timeout=5)
+        try:
+            self._proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._stream.close()
+        self._sock.close()
+        with self._send_lock:
+            self._child_died = False
+        self._spawn_child()
 
     def submit(self, request: Request) -> None:
         """Queue ``request``; it is sent with the others of this round when the
@@ -214,10 +294,18 @@ class GeventFetcher:
         self._unsent.append(request)
 
     def _send_unsent(self) -> None:
-        if self._unsent:
-            batch, self._unsent = self._unsent, []
+        while True:
+            if self._child_died:
+                self._replace_child()
+            if not self._unsent:
+                return
             with self._send_lock:
-                _send(self._sock, batch)
+                if not self._child_died:
+                    batch, self._unsent = self._unsent, []
+                    self._in_flight.update(batch)
+                    with contextlib.suppress(OSError):  # it died: the reader reports them
+                        _send(self._sock, batch)
+                    return
 
     def completed(self, timeout: float | None = None) -> list[Outcome]:
         self._send_unsent()

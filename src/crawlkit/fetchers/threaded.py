@@ -35,7 +35,7 @@ class _Worker(threading.Thread):
                     owner.busy += 1
                 try:
                     outcome = owner.processor(http_sync.fetch(session, request, owner.settings))
-                except Exception as exc:
+                except BaseException as exc:  # SystemExit too: this thread must live on
                     outcome = failed_outcome(owner.processor, request, exc)
                 finally:
                     with owner.lock:

@@ -55,7 +55,7 @@ class ThreadPoolFetcher:
     def _work(self, request: Request) -> Outcome:
         try:
             return self._processor(http_sync.fetch(self._session(), request, self._settings))
-        except Exception as exc:
+        except BaseException as exc:  # SystemExit too: the future must hold an outcome
             return failed_outcome(self._processor, request, exc)
 
     def submit(self, request: Request) -> None:

@@ -12,6 +12,7 @@ import struct
 import threading
 import time
 import zlib
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
@@ -31,6 +32,8 @@ class FaultServer:
     ``/huge``       declares a body larger than any test limit
     ``/drip``       sends one byte every 0.2 s, forever
     ``/latin1``     an ISO-8859-1 page declared in the header
+
+    and the paths of :data:`HOSTILE` and :data:`BROKEN`.
     """
 
     def __init__(self) -> None:
@@ -80,6 +83,8 @@ class FaultServer:
                     await asyncio.sleep(0.2)
             elif path in HOSTILE:
                 await HOSTILE[path](self, writer)
+            elif path in BROKEN:
+                await BROKEN[path](self, writer)
             else:
                 writer.write(b"HTTP/1.1 404 Not Found\r\nConnection: close\r\n"
                              b"Content-Length: 0\r\n\r\n")
@@ -231,6 +236,25 @@ async def _redirect_self(server: FaultServer, writer: asyncio.StreamWriter) -> N
     writer.write(_response("302 Found", {"Location": "/redirect-self"}, b""))
 
 
+def _reset_now(writer: asyncio.StreamWriter) -> None:
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()  # RST at once, nothing sent
+
+
+async def _reset(server: FaultServer, writer: asyncio.StreamWriter) -> None:
+    _reset_now(writer)
+
+
+async def _close(server: FaultServer, writer: asyncio.StreamWriter) -> None:
+    pass  # the connection closes cleanly, no response
+
+
+async def _bad_gzip(server: FaultServer, writer: asyncio.StreamWriter) -> None:
+    writer.write(_response("200 OK", {"Content-Type": "text/html", "Content-Encoding": "gzip"},
+                           b"this is not gzip at all" * 10))
+
+
 HOSTILE = {
     "/gzip-bomb": _gzip_bomb,
     "/deflate-bomb": _deflate_bomb,
@@ -248,7 +272,59 @@ HOSTILE = {
     "/malformed": _malformed,
     "/redirect-file": _redirect_file,
     "/redirect-self": _redirect_self,
+    "/reset": _reset,
+    "/close": _close,
+    "/bad-gzip": _bad_gzip,
 }
+
+
+def _page(title: str) -> bytes:
+    return f"<html><head><title>{title}</title></head><body>ok</body></html>".encode()
+
+
+def _raw(head: bytes, body: bytes) -> Callable[[FaultServer, asyncio.StreamWriter],
+                                               Awaitable[None]]:
+    async def handler(server: FaultServer, writer: asyncio.StreamWriter) -> None:
+        writer.write(head.replace(b"{n}", str(len(body)).encode()) + body)
+
+    return handler
+
+
+BROKEN = {
+    # a header line without a colon, among good ones
+    "/no-colon": _raw(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: text/html\r\n"
+                      b"This line has no colon\r\nContent-Length: {n}\r\n\r\n",
+                      _page("no colon")),
+    # an obs-fold continuation line (RFC 9112 section 5.2)
+    "/obs-fold": _raw(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: text/html\r\n"
+                      b"X-Folded: one\r\n two\r\nContent-Length: {n}\r\n\r\n",
+                      _page("obs fold")),
+    # LF alone ends every line
+    "/bare-lf": _raw(b"HTTP/1.1 200 OK\nConnection: close\nContent-Type: text/html\n"
+                     b"Content-Length: {n}\n\n", _page("bare lf")),
+    # a status line without a reason phrase
+    "/no-reason": _raw(b"HTTP/1.1 200\r\nConnection: close\r\nContent-Type: text/html\r\n"
+                       b"Content-Length: {n}\r\n\r\n", _page("no reason")),
+    # HTTP/1.0, no Content-Length: the body ends when the server closes
+    "/http10-eof": _raw(b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n",
+                        _page("http 1.0")),
+    # the same Content-Length twice
+    "/dup-length": _raw(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: text/html\r\n"
+                        b"Content-Length: {n}\r\nContent-Length: {n}\r\n\r\n",
+                        _page("dup length")),
+    # bytes outside ASCII in header values: latin-1, then UTF-8
+    "/non-ascii": _raw(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: text/html\r\n"
+                       b"X-Latin: caf\xe9\r\nX-Utf8: caf\xc3\xa9\r\n"
+                       b"Content-Length: {n}\r\n\r\n", _page("non ascii")),
+    # a charset nobody knows
+    "/bogus-charset": _raw(b"HTTP/1.1 200 OK\r\nConnection: close\r\n"
+                           b"Content-Type: text/html; charset=no-such-charset\r\n"
+                           b"Content-Length: {n}\r\n\r\n", _page("bogus charset")),
+    # not HTTP at all: no client reads it
+    "/garbage": _raw(b"HELLO THERE\r\nthis is not http\r\n\r\n", _page("garbage")),
+}
+"""Responses that break the letter of HTTP/1.1 but that browsers and requests read
+(all but ``/garbage``, which nobody reads)."""
 
 
 def closed_port() -> int:

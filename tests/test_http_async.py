@@ -73,3 +73,17 @@ async def test_redirects_are_not_followed(settings):
         result = await _fetch(settings)
     assert result.status == 302
     assert result.headers["location"] == "/elsewhere"
+
+
+@pytest.mark.asyncio
+async def test_a_head_aiohttp_refuses_is_read_by_the_lenient_client(fault_server):
+    settings = CrawlSettings(mode="async", timeout=5)
+    async with http_async.new_session(settings) as session:
+        # llhttp refuses a header line without a colon and a repeated Content-Length
+        for path in ("/no-colon", "/dup-length"):
+            result = await http_async.fetch(session, Request(fault_server.url + path), settings)
+            assert (result.status, result.error) == (200, None), path
+            assert b"<title>" in result.body
+        garbage = await http_async.fetch(session, Request(fault_server.url + "/garbage"),
+                                         settings)
+    assert (garbage.status, garbage.error) == (None, "connection error")

@@ -4,7 +4,7 @@ import io
 
 import crawlkit
 from crawlkit.engine import Engine
-from crawlkit.progress import LogProgress, RichProgress, Snapshot, progress_for
+from crawlkit.progress import LogProgress, NullProgress, RichProgress, Snapshot, progress_for
 from crawlkit.settings import CrawlSettings
 from crawlkit.sinks import ListSink
 
@@ -41,7 +41,10 @@ def test_log_progress_writes_lines_at_its_interval():
 
 
 def test_progress_choice():
-    assert progress_for(quiet=True) is None
+    quiet = progress_for(quiet=True)
+    with quiet:  # a context manager like the others, showing nothing
+        quiet(Snapshot(5, 0, 1, 2, 1.0))
+    assert isinstance(quiet, NullProgress)
     assert isinstance(progress_for(quiet=False, stream=io.StringIO()), LogProgress)
 
     class Tty(io.StringIO):

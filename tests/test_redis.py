@@ -3,44 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import signal
-import socket
-import subprocess
 import time
 
 import pytest
 
-from crawlkit.lab.demo import SiteSpec, reachable_urls, wait_for_port
+from crawlkit.lab.demo import SiteSpec, reachable_urls
 from test_cli import assert_usage_error, run_cli
 from test_state import _records, _start, _wait_for_lines
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    """A real redis-server on a free loopback port, for this module."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        # CI installs it (.ci/run) and must run these tests; elsewhere say why they did not run
-        if os.environ.get("CI"):
-            pytest.fail("redis-server is not installed; .ci/run should have installed it")
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    workdir = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    wait_for_port(port, timeout=10)
-    yield f"redis://127.0.0.1:{port}/0"
-    proc.terminate()
-    proc.wait(timeout=10)
 
 
 @pytest.fixture

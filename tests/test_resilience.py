@@ -140,15 +140,14 @@ def test_no_cookie_or_credential_crosses_a_redirect(mode):
 
 
 def test_traps_and_hostile_links_are_not_followed():
-    from crawlkit.frontiers.memory import Frontier
+    from crawlkit.frontiers.memory import MemoryFrontier
     from crawlkit.settings import CrawlSettings
 
-    frontier = Frontier(CrawlSettings())
-    frontier.add_seed("http://h/")
-    assert frontier.add_link("http://h/a/b/c", 1)
-    assert not frontier.add_link("http://h/cal/2026/cal/2026/cal/2026/cal/2026", 1)
-    assert not frontier.add_link("http://h/" + "/".join(f"d{i}" for i in range(41)), 1)
-    assert frontier.refused["trap"] == 2
+    frontier = MemoryFrontier(CrawlSettings())
+    assert frontier.offer_seed("http://h/") is None
+    links = ["http://h/a/b/c", "http://h/cal/2026/cal/2026/cal/2026/cal/2026",
+             "http://h/" + "/".join(f"d{i}" for i in range(41))]
+    assert frontier.offer_links(links, 1) == [None, "trap", "trap"]
 
 
 @pytest.mark.parametrize("mode", MODES)

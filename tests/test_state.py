@@ -127,3 +127,170 @@ def test_state_usage_errors(tmp_path, crawl_setup):
                    "done INTEGER NOT NULL DEFAULT 0)")
     assert_usage_error(run_cli("crawl", str(seeds), "--state", str(old), "--out", str(out)),
                        "older crawlkit")
+
+
+# --- the library: crawlkit.crawl(..., state=, out=) -------------------------------------
+
+_SCRIPT = """
+import sys
+import crawlkit
+
+crawlkit.crawl(sys.argv[1], "async", state=sys.argv[2], out=sys.argv[3], follow=True,
+               concurrency=8)
+"""
+
+
+def test_library_crawl_killed_and_run_again_writes_each_record_once(tmp_path, crawl_setup):
+    seeds, clean = crawl_setup
+    script = tmp_path / "crawl_script.py"
+    script.write_text(_SCRIPT)
+    seed = seeds.read_text().strip()
+    state, out = tmp_path / "lib.db", tmp_path / "lib.jsonl"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
+    argv = [sys.executable, str(script), seed, str(state), str(out)]
+    for kill_at in (5, 60):
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if _wait_for_lines(out, kill_at, proc):  # type: ignore[arg-type]
+            proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=60)
+    final = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    assert final.returncode == 0, final.stderr
+    records = _records(out)
+    assert len(records) == len({r["url"] for r in records}), "a record was written twice"
+    assert _key(records) == _key(clean)
+
+
+# --- defects of durable output ------------------------------------------------------------
+
+
+@pytest.fixture
+def slow_seeds(tmp_path, site_factory):
+    site = site_factory(pages=200, links=4, latency=0.05)
+    seeds = tmp_path / "slow.txt"
+    seeds.write_text(site.url + "/\n")
+    return seeds
+
+
+def test_a_state_file_in_use_is_refused_naming_its_process(tmp_path, slow_seeds):
+    state, out = tmp_path / "crawl.db", tmp_path / "out.jsonl"
+    first = _start("crawl", str(slow_seeds), "--follow", "--concurrency", "2",
+                   "--state", str(state), "--out", str(out), "--quiet")
+    try:
+        assert _wait_for_lines(out, 3, first)
+        second = run_cli("crawl", str(slow_seeds), "--follow", "--state", str(state),
+                         "--out", str(tmp_path / "other.jsonl"), "--quiet")
+        assert_usage_error(second, f"in use by process {first.pid}")
+        assert not (tmp_path / "other.jsonl").exists()
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=60)
+    assert first.returncode == 130
+
+
+@pytest.fixture
+def committed(tmp_path, slow_seeds):
+    """A crawl stopped part-way: its state file and its output."""
+    state, out = tmp_path / "crawl.db", tmp_path / "out.jsonl"
+    args = ("crawl", str(slow_seeds), "--follow", "--state", str(state), "--out", str(out))
+    proc = run_cli(*args, "--max-pages", "6", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert len(_records(out)) == 6
+    return args, state, out
+
+
+def _refused(args: tuple[str, ...], fragment: str, *untouched: Path) -> None:
+    before = {p: p.read_bytes() for p in untouched}
+    assert_usage_error(run_cli(*args), fragment)
+    assert {p: p.read_bytes() for p in untouched} == before
+
+
+def test_resume_refuses_an_output_that_is_not_the_crawls(tmp_path, committed):
+    args, state, out = committed
+    base = args[:-2]
+    other = tmp_path / "other.jsonl"
+    other.write_bytes(out.read_bytes() + b'{"url": "mine"}\n')
+    _refused((*base, "--out", str(other)), "not this crawl's output", other, out, state)
+    _refused((*base, "--out", str(state)), "is the state file", state)
+    original = out.read_bytes()
+    out.rename(tmp_path / "moved.jsonl")  # another file at the same path
+    out.write_bytes(original + b'{"url": "mine"}\n')
+    _refused(args, "replaced", out, state)
+    out.unlink()
+    (tmp_path / "moved.jsonl").rename(out)
+    with open(out, "r+b") as fh:  # the same file, changed before the committed offset
+        fh.write(b"[")
+    _refused(args, "changed since", out, state)
+    with open(out, "r+b") as fh:
+        fh.write(original[:1])
+        fh.truncate(len(original) // 2)
+    _refused(args, "shorter", out, state)
+
+
+def test_a_read_only_state_file_is_refused_before_anything_changes(committed):
+    args, state, out = committed
+    state.chmod(0o444)
+    _refused(args, "read-only", state, out)
+
+
+def test_a_database_of_another_program_is_refused_not_adopted(tmp_path, slow_seeds):
+    foreign = tmp_path / "app.db"
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+        db.execute("INSERT INTO users (name) VALUES ('ada')")
+    db.close()
+    _refused(("crawl", str(slow_seeds), "--state", str(foreign), "--out",
+              str(tmp_path / "x.jsonl")), "another program", foreign)
+    assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_a_fresh_state_with_an_unwritable_out_leaves_no_state_file(tmp_path, slow_seeds):
+    fresh = tmp_path / "fresh.db"
+    _refused(("crawl", str(slow_seeds), "--state", str(fresh), "--out",
+              str(tmp_path / "no" / "such" / "out.jsonl")), "cannot write --out")
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("fresh")) == []
+
+
+def test_sigterm_stops_like_the_first_ctrl_c(tmp_path, slow_seeds):
+    state, out = tmp_path / "crawl.db", tmp_path / "out.jsonl"
+    args = ("crawl", str(slow_seeds), "--follow", "--concurrency", "4", "--state", str(state),
+            "--out", str(out))
+    proc = _start(*args)
+    assert _wait_for_lines(out, 10, proc)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "stopping after the pages in flight" in err
+    assert "run the same command to resume" in err
+    assert "crawlkit [async]" in err and "Traceback" not in err
+    assert _records(out)  # every line whole
+    with sqlite3.connect(state) as db:
+        committed = int(db.execute("SELECT value FROM meta WHERE key = 'out_offset'")
+                        .fetchone()[0])
+    db.close()
+    assert committed == out.stat().st_size  # everything written was committed
+
+
+def test_resume_reports_this_runs_rate_and_a_finished_crawl_says_so(tmp_path, slow_seeds):
+    state, out = tmp_path / "crawl.db", tmp_path / "out.jsonl"
+    args = ("crawl", str(slow_seeds), "--follow", "--concurrency", "4", "--state", str(state),
+            "--out", str(out))
+    proc = _start(*args)
+    assert _wait_for_lines(out, 10, proc)
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=60)
+    done = len(_records(out))
+    with sqlite3.connect(state) as db:
+        queued = db.execute("SELECT COUNT(*) FROM requests WHERE done = 0").fetchone()[0]
+    db.close()
+    resumed = run_cli(*args)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"crawlkit: resuming: {done} done, {queued} queued" in resumed.stderr
+    total = len(_records(out))
+    summary = resumed.stderr.strip().splitlines()[-1]
+    assert f"this run {total - done} pages in " in summary
+    assert "crawl total " in summary and f"failed, {total} items" in summary
+    again = run_cli(*args)
+    assert again.returncode == 0, again.stderr
+    assert "already complete" in again.stderr
+    assert len(_records(out)) == total

@@ -5,6 +5,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .api import CrawlResult, crawl  # noqa: E402
+from .crawler import Crawler  # noqa: E402
 from .errors import (  # noqa: E402
     CrawlkitError,
     FetcherError,
@@ -14,28 +15,36 @@ from .errors import (  # noqa: E402
     UnknownMode,
     UsageError,
 )
+from .fetchers import MODES, Fetcher  # noqa: E402
 from .models import Failure, FetchResult, Item, Outcome, Page, Request, Timing  # noqa: E402
-from .settings import MODES, CrawlSettings  # noqa: E402
+from .process import Processor  # noqa: E402
+from .settings import CrawlOptions, CrawlSettings  # noqa: E402
+from .sinks import Sink  # noqa: E402
 from .spiders import DefaultSpider, FunctionSpider, Spider, load_spider  # noqa: E402
 from .stats import Stats  # noqa: E402
 from .urls import canonicalize  # noqa: E402
 
 __all__ = [
     "MODES",
+    "CrawlOptions",
     "CrawlResult",
     "CrawlSettings",
+    "Crawler",
     "CrawlkitError",
     "DefaultSpider",
     "Failure",
     "FetchResult",
+    "Fetcher",
     "FetcherError",
     "FunctionSpider",
     "InvalidURL",
     "Item",
     "Outcome",
     "Page",
+    "Processor",
     "Request",
     "SeedFileError",
+    "Sink",
     "Spider",
     "SpiderLoadError",
     "Stats",

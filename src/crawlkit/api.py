@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, cast, overload
+from typing import TYPE_CHECKING, Any, cast, overload
 
-from .engine import Engine
+from .crawler import Crawler, ProgressArg
 from .errors import UsageError
 from .models import Item
-from .settings import DEFAULT_USER_AGENT, CrawlSettings
-from .sinks import ListSink, Sink
+from .settings import OPTIONS, CrawlOptions, CrawlSettings
+from .sinks import Sink
 from .spiders import Spider, as_spider
 from .stats import Stats
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 
 @dataclass(frozen=True)
@@ -41,44 +45,33 @@ def crawl(
     mode: str = "async",
     *,
     spider: Any = None,
-    follow: bool = False,
-    max_pages: int | None = None,
-    max_depth: int | None = None,
-    concurrency: int = 16,
-    allow: Iterable[str] = (),
-    deny: Iterable[str] = (),
-    same_host: bool = True,
-    timeout: float = 30.0,
-    max_redirects: int = 10,
-    max_bytes: int = 10 * 1024 * 1024,
-    user_agent: str = DEFAULT_USER_AGENT,
-    per_host: int = 8,
-    delay: float = 0.0,
-    jitter: bool = False,
-    obey_robots: bool = True,
-    retries: int = 2,
-    retry_backoff: float = 0.5,
-    retry_after_cap: float = 60.0,
-    block_private: bool = False,
     sink: Sink | None = None,
+    out: str | os.PathLike[str] | None = None,
+    state: str | os.PathLike[str] | None = None,
+    frontier: str | None = None,
+    job: str | None = None,
+    lease: float = 60.0,
+    progress: ProgressArg = None,
+    **options: Unpack[CrawlOptions],
 ) -> CrawlResult:
     """Crawl and return what the spider produced.
 
     Args:
         urls_or_spider: one URL, an iterable of URLs, or a spider (instance, class
             or function) whose ``start_urls`` are the seeds.
-        mode: the fetch strategy, one of :data:`crawlkit.MODES`.
+        mode: the fetch strategy, one of :data:`crawlkit.MODES` (or a registered
+            or ``"module:Class"`` strategy).
         spider: the spider, when the first argument holds the URLs. Default: one
             record per page (:class:`crawlkit.DefaultSpider`).
-        follow: follow every link found, subject to the rules below.
-        max_pages, max_depth, concurrency, allow, deny, same_host, timeout,
-            max_redirects, max_bytes, user_agent, per_host, delay, jitter,
-            obey_robots, retries, retry_backoff, retry_after_cap, block_private:
-            as in :class:`CrawlSettings`.
         sink: where items go; by default they are collected and returned.
+        out, state, frontier, job, lease, progress: as in :class:`crawlkit.Crawler`
+            (``state="crawl.db", out="items.jsonl"`` makes the crawl resumable).
+        **options: any :class:`CrawlSettings` field (:class:`CrawlOptions`), e.g.
+            ``follow=True, max_pages=100``.
 
     Returns:
-        A :class:`CrawlResult`: the items (empty when ``sink`` is given) and the stats.
+        A :class:`CrawlResult`: the items (empty when ``sink`` or ``out`` is given)
+        and the stats.
 
     Raises:
         UsageError: bad options or no seed URL (``InvalidURL`` for a malformed seed).
@@ -95,36 +88,15 @@ def crawl(
         seeds = []
     else:
         seeds = list(cast(Iterable[str], urls_or_spider))
+    unknown = set(options) - set(OPTIONS)
+    if unknown:
+        raise UsageError(f"unknown option(s) {', '.join(sorted(unknown))}")
+    settings = CrawlSettings(mode=mode, **cast(dict[str, Any], options))
     the_spider = as_spider(spider)
-    if not seeds:
-        seeds = list(the_spider.start_urls)
-    if not seeds:
-        raise UsageError("no URL to crawl: pass URLs or a spider with start_urls")
-    settings = CrawlSettings(
-        mode=mode,
-        concurrency=concurrency,
-        follow=follow,
-        max_pages=max_pages,
-        max_depth=max_depth,
-        allow=tuple(allow),
-        deny=tuple(deny),
-        same_host=same_host,
-        timeout=timeout,
-        max_redirects=max_redirects,
-        max_bytes=max_bytes,
-        user_agent=user_agent,
-        per_host=per_host,
-        delay=delay,
-        jitter=jitter,
-        obey_robots=obey_robots,
-        retries=retries,
-        retry_backoff=retry_backoff,
-        retry_after_cap=retry_after_cap,
-        block_private=block_private,
-    )
-    collected = ListSink()
-    stats = Engine(settings, the_spider, sink if sink is not None else collected).run(seeds)
-    return CrawlResult(collected.items, stats)
+    crawler = Crawler(settings, the_spider, sink, out=out, state=state, frontier=frontier,
+                      job=job, lease=lease, progress=progress)
+    stats = crawler.run(seeds or None)
+    return CrawlResult(crawler.items, stats)
 
 
 def _is_spider_like(obj: object) -> bool:

@@ -13,16 +13,22 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, NoReturn
+from typing import NoReturn
 
 from . import __version__
-from .engine import Engine
+from .crawler import Crawler
 from .errors import CrawlkitError, UsageError
-from .frontiers.journal import CrawlState
+from .fetchers import known_modes, modes_where
 from .process import Processor
-from .progress import progress_for
 from .seeds import SeedFile, read_seed_file
-from .settings import MODES, CrawlSettings
+from .settings import (
+    CrawlSettings,
+    add_option_flags,
+    at_least,
+    flag_type,
+    option_argv,
+    positive,
+)
 from .sinks import JsonLinesSink
 from .spiders import DefaultSpider, Spider, load_spider
 
@@ -30,6 +36,7 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 
 class _Parser(argparse.ArgumentParser):
@@ -39,50 +46,14 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"crawlkit: error: {message} (see --help)\n")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
+_positive_int = flag_type(int, at_least(1))
+_non_negative_int = flag_type(int, at_least(0))
+_positive_float = flag_type(float, positive)
 
 
 def _add_crawl_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--mode", choices=MODES, default="async",
-                   help="fetch strategy (default: async)")
-    _add_rule_flags(p)
+    add_option_flags(p, exclude=(), choices=known_modes())
+    _add_spider_flag(p)
     p.add_argument("--out", metavar="FILE", help="write JSON lines to FILE (default: stdout)")
     p.add_argument("--state", metavar="FILE.db",
                    help="keep the crawl in SQLite; the same command again resumes it")
@@ -95,62 +66,21 @@ def _add_crawl_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _add_rule_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--follow", action="store_true", help="follow links found on pages")
-    p.add_argument("--allow", action="append", default=[], metavar="REGEX",
-                   help="only follow URLs matching REGEX (repeatable)")
-    p.add_argument("--deny", action="append", default=[], metavar="REGEX",
-                   help="never follow URLs matching REGEX (repeatable)")
-    p.add_argument("--any-host", action="store_true",
-                   help="follow links to any host (default: only the seeds' hosts)")
-    p.add_argument("--max-pages", type=_positive_int, metavar="N", help="stop after N pages")
-    p.add_argument("--max-depth", type=_non_negative_int, metavar="N",
-                   help="do not follow links deeper than N (seeds are depth 0)")
-    p.add_argument("--concurrency", type=_positive_int, default=16, metavar="N",
-                   help="requests in flight at once (default: 16; sync uses 1)")
-    p.add_argument("--timeout", type=_positive_float, default=30.0, metavar="S",
-                   help="total seconds per fetch (default: 30)")
-    p.add_argument("--max-redirects", type=_non_negative_int, default=10, metavar="N",
-                   help="redirect hops followed per page (default: 10)")
-    p.add_argument("--user-agent", metavar="UA", help="User-Agent header")
-    p.add_argument("--per-host", type=_positive_int, default=8, metavar="N",
-                   help="requests in flight to one host (default: 8)")
-    p.add_argument("--delay", type=_non_negative_float, default=0.0, metavar="S",
-                   help="seconds between request starts on one host (default: 0)")
-    p.add_argument("--jitter", action="store_true", help="vary --delay between 0.5x and 1.5x")
-    p.add_argument("--ignore-robots", action="store_true", help="do not fetch or obey robots.txt")
-    p.add_argument("--retries", type=_non_negative_int, default=2, metavar="N",
-                   help="extra attempts after a transient failure (default: 2)")
-    p.add_argument("--max-bytes", type=_positive_int, default=10 * 1024 * 1024, metavar="N",
-                   help="largest body accepted, after decompression (default: 10 MiB)")
-    p.add_argument("--block-private", action="store_true",
-                   help="refuse hosts resolving to loopback/private/link-local addresses")
+    """Every crawl option but ``--mode`` (from :mod:`crawlkit.settings`), and ``--spider``."""
+    add_option_flags(p)
+    _add_spider_flag(p)
+
+
+def _add_spider_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--spider", metavar="MODULE:NAME",
                    help="run a spider class or function instead of the default records")
 
 
 def _rule_args(args: argparse.Namespace) -> list[str]:
     """The crawl flags of ``args`` as command-line arguments again (for measured runs)."""
-    out: list[str] = []
-    if args.follow:
-        out.append("--follow")
-    for pattern in args.allow:
-        out += ["--allow", pattern]
-    for pattern in args.deny:
-        out += ["--deny", pattern]
-    if args.any_host:
-        out.append("--any-host")
-    for flag, value in (("--max-pages", args.max_pages), ("--max-depth", args.max_depth),
-                        ("--user-agent", args.user_agent), ("--spider", args.spider)):
-        if value is not None:
-            out += [flag, str(value)]
-    for flag, on in (("--jitter", args.jitter), ("--ignore-robots", args.ignore_robots),
-                     ("--block-private", args.block_private)):
-        if on:
-            out.append(flag)
-    out += ["--concurrency", str(args.concurrency), "--timeout", str(args.timeout),
-            "--max-redirects", str(args.max_redirects), "--per-host", str(args.per_host),
-            "--delay", str(args.delay), "--retries", str(args.retries),
-            "--max-bytes", str(args.max_bytes)]
+    out = option_argv(args)
+    if args.spider is not None:
+        out += ["--spider", args.spider]
     return out
 
 
@@ -231,29 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
 def _settings(
     args: argparse.Namespace, follow: bool | None = None, mode: str | None = None
 ) -> CrawlSettings:
-    kwargs = {}
-    if args.user_agent:
-        kwargs["user_agent"] = args.user_agent
-    return CrawlSettings(
-        mode=mode or args.mode,
-        concurrency=args.concurrency,
-        follow=args.follow if follow is None else follow,
-        max_pages=args.max_pages,
-        max_depth=args.max_depth,
-        allow=tuple(args.allow),
-        deny=tuple(args.deny),
-        same_host=not args.any_host,
-        timeout=args.timeout,
-        max_redirects=args.max_redirects,
-        per_host=args.per_host,
-        delay=args.delay,
-        jitter=args.jitter,
-        obey_robots=not args.ignore_robots,
-        retries=args.retries,
-        max_bytes=args.max_bytes,
-        block_private=args.block_private,
-        **kwargs,
-    )
+    overrides: dict[str, object] = {}
+    if follow is not None:
+        overrides["follow"] = follow
+    if mode is not None:
+        overrides["mode"] = mode
+    return CrawlSettings.from_args(args, **overrides)
 
 
 def _read_seeds(args: argparse.Namespace, warn: bool = True) -> SeedFile:
@@ -278,97 +191,57 @@ def _run(
     seeds: Sequence[str],
     processor: Processor | None = None,
 ) -> int:
-    state = None
-    frontier = None
-    stream: IO[bytes]
-    if getattr(args, "frontier", None):
-        from .frontiers.redis import RedisFrontier, connect
-
-        if not args.job:
-            raise UsageError("--frontier needs --job NAME (the same in every worker)")
-        if args.state:
-            raise UsageError("--state and --frontier are exclusive: Redis keeps the crawl")
-        frontier = RedisFrontier(settings, connect(args.frontier), args.job,
-                                 _fingerprint(args, seeds), lease=args.lease)
-    elif getattr(args, "job", None):
-        raise UsageError("--job needs --frontier redis://HOST:PORT/DB")
-    if getattr(args, "state", None):
-        if not args.out:
-            raise UsageError("--state needs --out FILE (the output is resumed with the crawl)")
-        state = CrawlState(args.state, _fingerprint(args, seeds))
-        resume = state.resume()
-        try:
-            stream = open(args.out, "r+b" if not resume.fresh else "wb")  # noqa: SIM115
-        except FileNotFoundError:
-            raise UsageError(f"--state has progress but --out {args.out!r} is gone") from None
-        except OSError as exc:
-            raise UsageError(f"cannot write --out {args.out!r}: {exc.strerror}") from None
-        stream.truncate(resume.out_offset)  # drop records of pages not committed as done
-        stream.seek(resume.out_offset)
-        sink: JsonLinesSink = JsonLinesSink(stream, owned=True)
-    elif args.out:
-        try:
-            stream = open(args.out, "wb")  # noqa: SIM115 - closed by the sink
-        except OSError as exc:
-            raise UsageError(f"cannot write --out {args.out!r}: {exc.strerror}") from None
-        sink = JsonLinesSink(stream, owned=True)
-    else:
-        stream = sys.stdout.buffer
-        sink = JsonLinesSink(stream)
-    progress = progress_for(args.quiet)
-    engine = Engine(settings, spider, sink, processor=processor, state=state,
-                    state_stream=stream if state is not None else None, frontier=frontier,
-                    progress=progress)
-    try:
-        with _graceful_interrupt(engine, quiet=args.quiet), progress or contextlib.nullcontext():
-            stats = engine.run(seeds)
-    finally:
-        if state is not None:
-            state.close()
+    out = getattr(args, "out", None)
+    crawler = Crawler(
+        settings, args.spider or spider,
+        None if out else JsonLinesSink(sys.stdout.buffer),
+        out=out, state=getattr(args, "state", None),
+        frontier=getattr(args, "frontier", None), job=getattr(args, "job", None),
+        lease=getattr(args, "lease", 60.0), progress=not args.quiet, processor=processor,
+        notify=None if args.quiet else _note,
+    )
+    with _graceful_stop(crawler, quiet=args.quiet) as stopped_by:
+        stats = crawler.run(seeds)
+    if crawler.already_complete:
+        return EXIT_OK
     if not args.quiet:
-        print(stats.summary(), file=sys.stderr)
+        print(crawler.summary(stats), file=sys.stderr)
     if stats.interrupted:
-        if state is not None:
+        if args.state:
             print(f"crawlkit: stopped; run the same command to resume from {args.state}",
                   file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return EXIT_TERMINATED if stopped_by == [signal.SIGTERM] else EXIT_INTERRUPTED
     return EXIT_OK
 
 
-def _fingerprint(args: argparse.Namespace, seeds: Sequence[str]) -> str:
-    """What makes two runs the same crawl (the mode, concurrency and limits may change)."""
-    import hashlib
-    import json
-
-    ident = {"seeds": list(seeds), "follow": args.follow, "allow": args.allow,
-             "deny": args.deny, "any_host": args.any_host, "max_depth": args.max_depth,
-             "spider": args.spider}
-    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
+def _note(message: str) -> None:
+    print(f"crawlkit: {message}", file=sys.stderr)
 
 
 @contextlib.contextmanager
-def _graceful_interrupt(engine: Engine, quiet: bool) -> Iterator[None]:
-    """First Ctrl-C: stop taking URLs, finish those in flight. Second: stop at once."""
+def _graceful_stop(crawler: Crawler, quiet: bool) -> Iterator[list[int]]:
+    """First Ctrl-C or SIGTERM: stop taking URLs, finish those in flight, commit.
+    A second signal stops at once. Yields the signals received, in order."""
+    received: list[int] = []
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield received
         return
-    pressed = 0
 
     def handler(signum: int, frame: object) -> None:
-        nonlocal pressed
-        pressed += 1
-        if pressed > 1:
+        received.append(signum)
+        if len(received) > 1:
             raise KeyboardInterrupt
-        engine.request_stop()
+        crawler.request_stop()
         if not quiet:
             print("crawlkit: stopping after the pages in flight (Ctrl-C again to quit now)",
                   file=sys.stderr)
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield received
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _crawl(args: argparse.Namespace) -> int:
@@ -391,18 +264,16 @@ def _demo(args: argparse.Namespace) -> int:
         return _run(args, settings, spider, [site.url + "/"])
 
 
-_RECORDABLE = ("sync", "threaded", "threadpool", "async")
-
-
 def _record(args: argparse.Namespace) -> int:
     from .lab.warc import RecordingProcessor, WarcRecorder
     from .process import Processor
 
     if args.state:
         raise UsageError("record cannot be resumed: drop --state")
-    if args.mode not in _RECORDABLE:
+    recordable = modes_where("spider_in_process")
+    if args.mode not in recordable:
         raise UsageError(f"record runs the spider in this process: use --mode "
-                         f"{', '.join(_RECORDABLE)}")
+                         f"{', '.join(recordable)}")
     settings = _settings(args)
     spider = _spider(args)
     seeds = _read_seeds(args)

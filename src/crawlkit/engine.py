@@ -22,9 +22,10 @@ from typing import IO, Any
 
 from .errors import UsageError
 from .fetchers import Fetcher, get_fetcher
+from .frontiers.base import Frontier
 from .frontiers.disk import DiskFrontier
 from .frontiers.journal import BATCH_PAGES, BATCH_SECONDS, CrawlState
-from .frontiers.memory import Frontier
+from .frontiers.memory import MemoryFrontier
 from .models import Outcome, Request
 from .politeness import Politeness
 from .process import Processor
@@ -44,7 +45,8 @@ class Engine:
         spider: the spider run on every page.
         sink: receives every item, from this thread only.
         fetcher: a strategy instance; by default the one ``settings.mode`` names.
-        frontier: a shared frontier (Redis); by default one in memory.
+        frontier: a shared frontier (Redis); by default one in memory (or on disk,
+            with ``state``).
         observer: called with every page outcome as it is committed (for measurements).
         processor: replaces the default ``Processor(spider, settings)`` (for recording).
         state: a durable journal (``--state``); ``state_stream`` is the output file
@@ -73,9 +75,9 @@ class Engine:
             raise UsageError("a durable state keeps its own frontier: pass one or the other")
         self._disk_frontier = DiskFrontier(settings, state) if state is not None else None
         if frontier is None:
-            frontier = Frontier(settings) if state is None else self._disk_frontier
+            frontier = MemoryFrontier(settings) if state is None else self._disk_frontier
         assert frontier is not None
-        self.frontier = frontier
+        self.frontier: Frontier = frontier
         self.observer = observer
         self.processor = processor if processor is not None else Processor(spider, settings)
         self.rng = random.Random()
@@ -84,6 +86,8 @@ class Engine:
         self._robots_later: list[tuple[float, int, Request]] = []
         self._tiebreak = itertools.count()
         self._errors: Counter[str] = Counter()
+        self._refused: Counter[str] = Counter()  # URLs not queued, by reason
+        self._started = 0  # pages (first attempts) taken from the frontier
         self._ok = 0
         self._failed = 0
         self._items = 0
@@ -105,7 +109,7 @@ class Engine:
     def _counters(self) -> dict[str, Any]:
         return {"ok": self._ok, "failed": self._failed, "items": self._items,
                 "bytes": self._bytes, "retries": self._retries,
-                "errors": dict(self._errors), "refused": dict(self.frontier.refused)}
+                "errors": dict(self._errors), "refused": dict(self._refused)}
 
     def _report(self, started: float, in_flight: int) -> None:
         now = time.perf_counter()
@@ -114,16 +118,14 @@ class Engine:
             self.progress(Snapshot(self._ok, self._failed, in_flight, len(self.frontier),
                                    now - started, self.settings.max_pages))
 
+    def _count_refused(self, reasons: Iterable[str | None]) -> None:
+        self._refused.update(reason for reason in reasons if reason is not None)
+
     def _restore(self, seeds: Iterable[str]) -> None:
         state = self.state
-        if state is None:
-            for seed in seeds:
-                self.frontier.add_seed(seed)
-            return
-        resume = state.resume()
-        if resume.fresh:
-            for seed in seeds:
-                self.frontier.add_seed(seed)
+        resume = state.resume() if state is not None else None
+        if resume is None or resume.fresh:
+            self._count_refused(self.frontier.offer_seed(seed) for seed in seeds)
             return
         assert self._disk_frontier is not None
         self._disk_frontier.resume(resume.allowed_hosts)
@@ -131,8 +133,8 @@ class Engine:
         self._ok, self._failed, self._items = c["ok"], c["failed"], c["items"]
         self._bytes, self._retries = c["bytes"], c["retries"]
         self._errors.update(c["errors"])
-        self.frontier.refused.update(c["refused"])
-        self.frontier.pages_started = self._ok + self._failed
+        self._refused.update(c["refused"])
+        self._started = self._ok + self._failed
 
     def _checkpoint(self, force: bool = False) -> None:
         state = self.state
@@ -140,7 +142,8 @@ class Engine:
             return
         now = time.perf_counter()
         if force or len(state.done) >= BATCH_PAGES or now - self._batch_started >= BATCH_SECONDS:
-            state.commit(self.state_stream, self._counters(), sorted(self.frontier.allowed_hosts))
+            assert self._disk_frontier is not None
+            state.commit(self.state_stream, self._counters(), self._disk_frontier.allowed_hosts())
             self._batch_started = now
 
     def run(self, seeds: Iterable[str]) -> Stats:
@@ -197,7 +200,7 @@ class Engine:
             retries=self._retries,
             robots_fetches=self._robots_fetches,
             errors=dict(self._errors),
-            refused=dict(self.frontier.refused),
+            refused=dict(self._refused),
             left_queued=self.frontier.left_behind(),
             interrupted=self._stopping,
             fetch_latencies=tuple(self._latencies),
@@ -215,9 +218,11 @@ class Engine:
             self._robots_fetches += 1
             return self._robots_now.popleft()
         while True:
-            request = self.frontier.pop(now, politeness.ready)
+            request = self.frontier.pop(now, politeness.ready, self._started)
             if request is None:
                 return None
+            if request.attempt == 0:
+                self._started += 1
             origin = origin_of(request.url)
             reason = politeness.refusal(origin, request.url)
             if reason is None:
@@ -241,7 +246,7 @@ class Engine:
             # a seed the user asked for gets a record saying why it was not fetched
             self._commit_page(self.processor.refused(request, reason))
         else:
-            self.frontier.refused["robots.txt"] += 1
+            self._refused["robots.txt"] += 1
 
     def _backoff(self, attempt: int) -> float:
         return float(self.settings.retry_backoff * 2**attempt * self.rng.uniform(0.5, 1.5))
@@ -267,7 +272,7 @@ class Engine:
             self.frontier.retry_later(retry, now + wait)
             return
         if outcome.redirect is not None:
-            self.frontier.add_redirect(request, outcome.redirect)
+            self._count_refused([self.frontier.offer_redirect(request, outcome.redirect)])
         self._commit_page(outcome)
 
     def _commit_page(self, outcome: Outcome) -> None:
@@ -284,11 +289,8 @@ class Engine:
         self._items += len(outcome.items)
         if self.state is not None:
             self.state.done.append(outcome.request.url)
-        depth = outcome.request.depth + 1
         frontier = self.frontier
-        add = frontier.add_link
-        for url in outcome.follow:
-            add(url, depth)
+        self._count_refused(frontier.offer_links(outcome.follow, outcome.request.depth + 1))
         if frontier.flush_each_page:
             self.sink.flush()
         frontier.complete(outcome.request, outcome.error is None, len(outcome.items),

@@ -11,10 +11,14 @@ Every exception the library raises on purpose derives from one root::
     └── FetcherError                     a strategy's machinery broke (a dead worker process)
 
 A page that fails to download is *not* an exception: it becomes a record with an
-``error`` reason ("timeout", "connection refused", "http 404", ...).
+``error`` reason. The fixed reasons are the members of :class:`Reason`
+("timeout", "connection refused", ...); a few carry details and are built from
+one ("http 404", "spider error: ...", "blocked by robots.txt (it answered 500)").
 """
 
 from __future__ import annotations
+
+from enum import Enum
 
 
 class CrawlkitError(Exception):
@@ -43,3 +47,55 @@ class SpiderLoadError(UsageError, ImportError):
 
 class FetcherError(CrawlkitError):
     """A fetch strategy's own machinery failed (for example a worker process died)."""
+
+
+class Reason(str, Enum):
+    """Why a page failed: the one list of the fixed reasons a record can carry.
+
+    A member *is* its string (``Reason.TIMEOUT == "timeout"``): records, stats
+    and JSON output see the plain text, and it pickles between processes.
+    :attr:`final` says whether another attempt may cure it; the retry policy
+    reads nothing else.
+    """
+
+    _value_: str
+    final: bool
+
+    def __new__(cls, value: str, final: bool) -> Reason:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.final = final
+        return member
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+    # the network: often passing, so retried
+    TIMEOUT = "timeout", False
+    REFUSED = "connection refused", False
+    RESET = "connection reset", False
+    DNS = "dns error", False
+    TLS = "ssl error", False
+    TRUNCATED = "truncated body", False
+    DISCONNECTED = "server disconnected", False
+    CONNECTION = "connection error", False
+    # the response or the URL itself: the same again on every attempt
+    TOO_LARGE = "too large", True
+    TOO_MANY_ENCODINGS = "too many content encodings", True
+    BAD_ENCODING = "bad content encoding", True
+    INVALID_URL = "invalid url", True
+    BLOCKED_PRIVATE = "blocked: private address", True
+    TOO_MANY_REDIRECTS = "too many redirects", True
+    REDIRECT_LOOP = "redirect loop", True
+    BAD_REDIRECT = "redirect to a non-http(s) or malformed URL", True
+    ROBOTS = "blocked by robots.txt", True
+
+    @classmethod
+    def is_final(cls, error: str) -> bool:
+        """True when ``error`` is a reason another attempt cannot cure."""
+        reason = cls._value2member_map_.get(error)
+        # not a member ("http 503", "internal error: ..."): the caller decides
+        return isinstance(reason, Reason) and reason.final

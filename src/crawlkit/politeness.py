@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 
 from protego import Protego
 
+from .errors import Reason
 from .settings import ROBOTS_AGENT, CrawlSettings
 
 ROBOTS_MAX_HOPS = 5
 """Redirects followed when fetching robots.txt (RFC 9309 asks for at least five)."""
 
-BLOCKED = "blocked by robots.txt"
+BLOCKED: str = Reason.ROBOTS.value
 
 _UNKNOWN, _PENDING, _KNOWN = 0, 1, 2
 

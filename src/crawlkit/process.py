@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from datetime import timezone
 from email.utils import parsedate_to_datetime
 
+from .errors import Reason
 from .models import Failure, FetchResult, Item, Outcome, Page, Request, Timing
 from .parse import content_type_of, decode_body, extract, is_html
 from .settings import CrawlSettings
@@ -20,11 +21,9 @@ from .urls import resolve_link
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-FINAL_ERRORS = frozenset({
-    "too large", "invalid url", "bad content encoding", "too many content encodings",
-    "blocked: private address", "too many redirects",
-})
-"""Fetch errors that another attempt cannot cure; every other error is retried."""
+FINAL_ERRORS = frozenset(reason.value for reason in Reason if reason.final)
+"""Fetch errors that another attempt cannot cure (:attr:`Reason.final`); every other
+error is retried."""
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -66,7 +65,7 @@ class Processor:
         )
         may_retry = request.attempt < self.retries
         if result.error is not None:
-            if may_retry and result.error not in FINAL_ERRORS:
+            if may_retry and not Reason.is_final(result.error):
                 return self._retry(result, timing)
             if request.purpose == "robots":
                 return Outcome(request, request.url, result.status, result.error, timing=timing)
@@ -109,11 +108,11 @@ class Processor:
         request = result.request
         target = resolve_link(request.url, result.headers["location"])
         if target is None:
-            return self._failure(result, "redirect to a non-http(s) or malformed URL", timing)
+            return self._failure(result, Reason.BAD_REDIRECT.value, timing)
         if target == request.url or target in request.hops:
-            return self._failure(result, "redirect loop", timing)
+            return self._failure(result, Reason.REDIRECT_LOOP.value, timing)
         if len(request.hops) >= self.max_redirects:
-            return self._failure(result, "too many redirects", timing)
+            return self._failure(result, Reason.TOO_MANY_REDIRECTS.value, timing)
         page = Page(
             url=request.url,
             final_url=target,

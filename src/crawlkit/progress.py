@@ -38,6 +38,19 @@ class Snapshot:
         return text
 
 
+class NullProgress:
+    """Shows nothing: the progress of a quiet crawl (callable and a context manager)."""
+
+    def __call__(self, snapshot: Snapshot) -> None:
+        pass
+
+    def __enter__(self) -> NullProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
 class LogProgress:
     """Writes a progress line to ``stream`` at most every ``every`` seconds."""
 
@@ -85,10 +98,17 @@ class RichProgress:
         self._live.__exit__(exc_type, exc, tb)
 
 
-def progress_for(quiet: bool, stream: IO[str] | None = None) -> LogProgress | RichProgress | None:
-    """No progress when quiet; a live display on a terminal; log lines otherwise."""
+Progress = NullProgress | LogProgress | RichProgress
+"""A progress display: called with each :class:`Snapshot`, entered around the crawl."""
+
+
+def progress_for(quiet: bool, stream: IO[str] | None = None) -> Progress:
+    """Nothing shown when quiet; a live display on a terminal; log lines otherwise.
+
+    The result is always callable and a context manager.
+    """
     if quiet:
-        return None
+        return NullProgress()
     stream = stream or sys.stderr
     if stream.isatty():
         return RichProgress()

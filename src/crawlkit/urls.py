@@ -15,7 +15,10 @@ The canonical form decides what "the same URL" means for de-duplication:
 * fragment dropped;
 * query parameters sorted by name (stable, so repeated names keep their order),
   so ``?b=2&a=1`` and ``?a=1&b=2`` are one URL;
-* unsafe characters percent-encoded (UTF-8), existing escapes kept.
+* unsafe characters percent-encoded (UTF-8), existing escapes kept;
+* a host that ends in a number is an IPv4 address, written as browsers read it
+  (the WHATWG URL standard): ``127.1``, ``2130706433`` and ``0x7f.1`` are all
+  ``127.0.0.1``, and one that is not a valid address is refused.
 """
 
 from __future__ import annotations
@@ -108,6 +111,8 @@ def canonicalize(url: str) -> str:
         raise InvalidURL(f"URL has no host: {url!r}")
     if any(ch in host for ch in " <>\"{}|\\^`"):
         raise InvalidURL(f"URL has an invalid host: {url!r}")
+    if ":" not in host and _ends_in_number(host):
+        host = _ipv4(host, url)
     netloc = f"[{host}]" if ":" in host else host
     if port is not None and port != _DEFAULT_PORTS[scheme]:
         netloc = f"{netloc}:{port}"
@@ -121,6 +126,45 @@ def canonicalize(url: str) -> str:
     if query:
         query = _canonical_query(query)
     return urlunsplit((scheme, netloc, path, query, ""))
+
+
+_HEX = re.compile(r"0[xX][0-9A-Fa-f]*")
+
+
+def _ends_in_number(host: str) -> bool:
+    """WHATWG "ends in a number": the last label is decimal digits or ``0x`` hex."""
+    labels = host.split(".")
+    if labels[-1] == "" and len(labels) > 1:
+        labels.pop()
+    last = labels[-1]
+    return (last.isascii() and last.isdigit()) or bool(_HEX.fullmatch(last))
+
+
+def _ipv4(host: str, url: str) -> str:
+    """The dotted-quad form of a host that ends in a number (WHATWG IPv4 parser)."""
+    parts = host.split(".")
+    if parts[-1] == "" and len(parts) > 1:
+        parts.pop()
+    numbers: list[int] = []
+    for part in parts:
+        try:
+            if _HEX.fullmatch(part):
+                numbers.append(int(part[2:] or "0", 16))
+            elif len(part) > 1 and part.startswith("0"):
+                numbers.append(int(part[1:], 8))
+            elif part.isascii() and part.isdigit():
+                numbers.append(int(part))
+            else:
+                raise ValueError(part)
+        except ValueError:
+            raise InvalidURL(f"URL has an invalid IPv4 host: {url!r}") from None
+    if len(numbers) > 4 or any(n > 255 for n in numbers[:-1]) \
+            or numbers[-1] >= 256 ** (5 - len(numbers)):
+        raise InvalidURL(f"URL has an invalid IPv4 host: {url!r}")
+    address = numbers[-1]
+    for i, n in enumerate(numbers[:-1]):
+        address += n * 256 ** (3 - i)
+    return ".".join(str((address >> shift) & 255) for shift in (24, 16, 8, 0))
 
 
 _PLAIN_PAIR = re.compile(r"[A-Za-z0-9._~!$'()*,;:@/-]*(=[A-Za-z0-9._~!$'()*,;:@/-]*)?")

@@ -21,6 +21,10 @@ class AsyncFetcher:
     """Up to ``concurrency`` aiohttp requests in flight on one event loop."""
 
     name: ClassVar[str] = "async"
+    fixed_concurrency: ClassVar[bool] = False
+    spider_in_process: ClassVar[bool] = True
+    spider_must_pickle: ClassVar[bool] = False
+    http_client: ClassVar[str] = "aiohttp"
 
     def start(self, settings: CrawlSettings, processor: Processor) -> None:
         self._processor = processor

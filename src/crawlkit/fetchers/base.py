@@ -30,6 +30,14 @@ class Fetcher(Protocol):
 
     name: ClassVar[str]
     """The mode name the strategy is chosen by."""
+    fixed_concurrency: ClassVar[bool]
+    """One request at a time whatever ``concurrency`` says (``sync``)."""
+    spider_in_process: ClassVar[bool]
+    """The spider runs in the caller's process (so a recording processor sees pages)."""
+    spider_must_pickle: ClassVar[bool]
+    """The spider is sent to other processes, so it must be importable and picklable."""
+    http_client: ClassVar[str]
+    """The HTTP client library the strategy fetches with ("requests", "aiohttp", ...)."""
 
     def start(self, settings: CrawlSettings, processor: Processor) -> None:
         """Create sessions, threads, loops or processes. Called once, before any submit.

@@ -131,6 +131,10 @@ class GeventFetcher:
     """Greenlets in a monkey-patched child process; outcomes read back by a thread."""
 
     name: ClassVar[str] = "gevent"
+    fixed_concurrency: ClassVar[bool] = False
+    spider_in_process: ClassVar[bool] = False
+    spider_must_pickle: ClassVar[bool] = True
+    http_client: ClassVar[str] = "geventhttpclient"
 
     def start(self, settings: CrawlSettings, processor: Processor) -> None:
         try:

@@ -57,6 +57,10 @@ class MultiprocessFetcher:
     """aiohttp fetching in the parent, parse + spider in ``worker_count()`` processes."""
 
     name: ClassVar[str] = "multiprocess"
+    fixed_concurrency: ClassVar[bool] = False
+    spider_in_process: ClassVar[bool] = False
+    spider_must_pickle: ClassVar[bool] = True
+    http_client: ClassVar[str] = "aiohttp"
 
     def start(self, settings: CrawlSettings, processor: Processor) -> None:
         try:

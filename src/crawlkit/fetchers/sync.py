@@ -20,6 +20,10 @@ class SyncFetcher:
     """Fetches and processes each request inside :meth:`completed`, one at a time."""
 
     name: ClassVar[str] = "sync"
+    fixed_concurrency: ClassVar[bool] = True
+    spider_in_process: ClassVar[bool] = True
+    spider_must_pickle: ClassVar[bool] = False
+    http_client: ClassVar[str] = "requests"
 
     def start(self, settings: CrawlSettings, processor: Processor) -> None:
         self._settings = settings

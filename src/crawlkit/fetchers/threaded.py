@@ -50,6 +50,10 @@ class ThreadedFetcher:
     """Hand-rolled thread workers: Thread subclass, Queue, Lock and Event."""
 
     name: ClassVar[str] = "threaded"
+    fixed_concurrency: ClassVar[bool] = False
+    spider_in_process: ClassVar[bool] = True
+    spider_must_pickle: ClassVar[bool] = False
+    http_client: ClassVar[str] = "requests"
 
     def start(self, settings: CrawlSettings, processor: Processor) -> None:
         self.settings = settings

@@ -24,6 +24,10 @@ class ThreadPoolFetcher:
     """A pool of ``concurrency`` threads, one requests.Session per pool thread."""
 
     name: ClassVar[str] = "threadpool"
+    fixed_concurrency: ClassVar[bool] = False
+    spider_in_process: ClassVar[bool] = True
+    spider_must_pickle: ClassVar[bool] = False
+    http_client: ClassVar[str] = "requests"
 
     def start(self, settings: CrawlSettings, processor: Processor) -> None:
         self._settings = settings

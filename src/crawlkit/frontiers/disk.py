@@ -11,20 +11,21 @@ Memory stays bounded however many URLs the crawl discovers. What is held:
 * the requests accepted since the last batch was written (at most a batch).
 
 Everything else (whether an older URL was seen, what is queued beyond the
-buffers) is a query on the journal's indexes. Like :class:`Frontier`, only the
-engine's thread touches it.
+buffers) is a query on the journal's indexes. Like the frontier in memory, only
+the engine's thread touches it.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Iterable
 
 from ..models import Request
 from ..settings import CrawlSettings
 from ..urls import origin_of
+from .base import OriginQueues
 from .journal import CrawlState
-from .memory import Frontier
+from .memory import MemoryFrontier
 
 BUFFER = 64
 """Requests per origin held in memory."""
@@ -56,66 +57,68 @@ class _JournalSeen:
         return False
 
 
-class DiskFrontier(Frontier):
-    """A :class:`Frontier` whose queue and seen set live in a :class:`CrawlState`."""
+class DiskFrontier(MemoryFrontier):
+    """A :class:`~crawlkit.frontiers.memory.MemoryFrontier` assembled from the journal:
+    its seen set is :class:`_JournalSeen`, and accepted requests go to the journal,
+    with the first of each origin's also buffered in its queues.
+
+    It takes requests out in exactly the order the frontier in memory would.
+    """
 
     def __init__(self, settings: CrawlSettings, state: CrawlState) -> None:
-        super().__init__(settings)
         self._state = state
-        self._seen = _JournalSeen(state)
+        self._recent = _JournalSeen(state)
+        self._buffers = OriginQueues(refill=self._refill)
         self._spilled: set[str] = set()  # origins with queued requests beyond their buffer
         # origin -> the last URL put in its buffer in queue order; kept while the crawl
         # runs (a refill starts after it, so requests in flight are never read back)
         self._tail: dict[str, str] = {}
-        self._buffered = 0
+        super().__init__(settings, seen=self._recent, queues=self._buffers, store=self._keep)
 
-    def resume(self, allowed_hosts: list[str]) -> None:
+    @property
+    def buffered(self) -> int:
+        """Requests held in memory, across origins."""
+        return self._buffers.held
+
+    def buffered_for(self, origin: str) -> int:
+        """Requests of ``origin`` held in memory."""
+        return self._buffers.held_for(origin)
+
+    @property
+    def remembered(self) -> int:
+        """URLs known as seen without asking the journal."""
+        return len(self._recent.recent)
+
+    def allowed_hosts(self) -> list[str]:
+        """The hosts links may go to (``same_host``), for the journal's checkpoint."""
+        return sorted(self.rules.allowed_hosts)
+
+    def resume(self, allowed_hosts: Iterable[str]) -> None:
         """Take up the queue an earlier run of this crawl left in the journal."""
-        self.allowed_hosts.update(allowed_hosts)
+        self.rules.allowed_hosts.update(allowed_hosts)
         for origin, count in self._state.pending_origins():
-            self._queues[origin] = deque()
-            self._ring.append(origin)
-            self._new_origins.append(origin)
             self._spilled.add(origin)
-            self._size += count
+            self._buffers.backlog(origin, count)
 
-    def _accept(self, request: Request) -> None:
-        self._seen.add(request.url)
+    def _keep(self, request: Request) -> None:
         self._state.accept(request)
-        if self.on_accept is not None:
-            self.on_accept(request)
         origin = origin_of(request.url)
-        queue = self._queues.get(origin)
-        if origin not in self._spilled and self._buffered < BUFFERED and (
-                queue is None or len(queue) < BUFFER):
-            self._push(request)
+        buffers = self._buffers
+        if (origin not in self._spilled and buffers.held < BUFFERED
+                and buffers.held_for(origin) < BUFFER):
+            buffers.push(request)
             self._tail[origin] = request.url
             return
         # on disk only (in the journal's next write); read back when the buffer empties
         self._spilled.add(origin)
-        if queue is None:
-            self._queues[origin] = deque()
-            self._ring.append(origin)
-            self._new_origins.append(origin)
-        self._size += 1
+        buffers.backlog(origin)
 
-    def _push(self, request: Request, front: bool = False) -> None:
-        super()._push(request, front)
-        self._buffered += 1
-
-    def _refill(self, origin: str, queue: deque[Request]) -> None:
+    def _refill(self, origin: str) -> list[Request]:
         if origin not in self._spilled:
-            return
+            return []
         rows = self._state.pending_after(origin, self._tail.get(origin), BUFFER)
-        queue.extend(rows)
-        self._buffered += len(rows)
         if rows:
             self._tail[origin] = rows[-1].url
         if len(rows) < BUFFER:  # everything accepted is written, so this is all of it
             self._spilled.discard(origin)
-
-    def pop(self, now: float, ready: Callable[[str, float], bool]) -> Request | None:
-        request = super().pop(now, ready)
-        if request is not None:
-            self._buffered -= 1
-        return request
+        return rows

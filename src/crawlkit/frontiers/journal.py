@@ -13,14 +13,26 @@ committed length (dropping records of pages not marked done), re-queues every
 accepted page that is not done, and goes on. Fetching is at-least-once (pages
 in flight or in the uncommitted batch are fetched again); output is
 exactly-once.
+
+The journal also records which file the output is (absolute path, ``st_dev`` and
+``st_ino``) and a SHA-256 of every byte up to the committed length, kept
+incrementally at each commit. A resume checks all of them before truncating
+anything, so a state file never truncates a file that is not its output.
+
+A state file is locked (``flock`` on the database file) by the process using it,
+for the whole run; the holder's PID is kept in the journal (written once the
+output is accepted) to name it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import hashlib
 import json
 import os
 import sqlite3
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +54,8 @@ CREATE TABLE IF NOT EXISTS requests (
 CREATE INDEX IF NOT EXISTS requests_queue ON requests (origin, done, seq);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+_TABLES = {"requests", "meta", "sqlite_sequence"}
+_HASH_CHUNK = 1 << 20
 
 BATCH_PAGES = 50
 BATCH_SECONDS = 0.2
@@ -67,28 +81,71 @@ class CrawlState:
     """
 
     def __init__(self, path: str | Path, fingerprint: str) -> None:
+        shown = repr(str(path))
+        existed = os.path.exists(path)
+        if existed and (not os.access(path, os.R_OK | os.W_OK)
+                        or not os.stat(path).st_mode & stat.S_IWUSR):
+            raise UsageError(f"--state {shown} is read-only; make it writable or use a new file")
+        if existed and os.path.isdir(path):
+            raise UsageError(f"--state {shown} is a directory")
+        created = False
         try:
-            self._db = sqlite3.connect(str(path), isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            columns = {row[1] for row in self._db.execute("PRAGMA table_info(requests)")}
-            if columns and "origin" not in columns:
-                raise UsageError(f"--state {str(path)!r} was written by an older crawlkit; "
-                                 "use a new state file")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise UsageError(f"cannot use --state {str(path)!r}: {exc}") from None
-        stored = self._meta("fingerprint")
-        if stored is None:
-            self._set_meta({"fingerprint": fingerprint})
-        elif stored != fingerprint:
-            raise UsageError(
-                f"--state {str(path)!r} belongs to another crawl (other seeds or options); "
-                "use a new state file"
-            )
+            try:  # O_EXCL: a file this process created is the only one it may remove
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+                created = True
+            except FileExistsError:
+                fd = os.open(path, os.O_RDWR)
+        except OSError as exc:
+            raise UsageError(f"cannot use --state {shown}: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise UsageError(f"--state {shown} is in use by {_holder(path)}; wait for it to "
+                             "finish or use another state file") from None
+        self._lock_fd = fd  # flock held until close(): one crawl per state file
+        try:
+            self._open(path, shown, fingerprint)
+        except BaseException:
+            os.close(fd)
+            if created:  # leave nothing behind
+                for leftover in (str(path), f"{path}-wal", f"{path}-shm", f"{path}-journal"):
+                    with contextlib.suppress(OSError):
+                        os.unlink(leftover)
+            raise
         self.new: list[Request] = []  # accepted, not yet in the database, in order
         self.new_urls: set[str] = set()  # the same URLs, for membership tests
         self.done: list[str] = []
+        self._hash = hashlib.sha256()  # of the output's bytes up to _hashed
+        self._hashed = 0
+
+    def _open(self, path: str | Path, shown: str, fingerprint: str) -> None:
+        try:
+            self._db = sqlite3.connect(str(path), isolation_level=None)
+            try:
+                tables = {str(row[0]) for row in self._db.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'")}
+                columns = {row[1] for row in self._db.execute("PRAGMA table_info(requests)")}
+                if columns and "origin" not in columns:
+                    raise UsageError(f"--state {shown} was written by an older crawlkit; "
+                                     "use a new state file")
+                if tables and (tables - _TABLES or "meta" not in tables):
+                    raise UsageError(f"--state {shown} is a database of another program "
+                                     "(not a crawlkit state file); use a new state file")
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=FULL")
+                self._db.executescript(_SCHEMA)
+                stored = self._meta("fingerprint")
+                if stored is None:
+                    self._set_meta({"fingerprint": fingerprint})
+                elif stored != fingerprint:
+                    raise UsageError(f"--state {shown} belongs to another crawl (other seeds "
+                                     "or options); use a new state file")
+            except BaseException:
+                self._db.close()
+                raise
+        except sqlite3.Error as exc:
+            raise UsageError(f"cannot use --state {shown}: {exc}") from None
 
     def _meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -112,6 +169,57 @@ class CrawlState:
             allowed_hosts=json.loads(self._meta("allowed_hosts") or "[]"),
             fresh=False,
         )
+
+    def pending_count(self) -> int:
+        """Accepted pages not done yet."""
+        row = self._db.execute("SELECT COUNT(*) FROM requests WHERE done = 0").fetchone()
+        return int(row[0])
+
+    def check_output(self, path: str | Path, stream: IO[bytes]) -> None:
+        """Refuse an output that is not the one this crawl committed to.
+
+        ``stream`` is ``path`` opened for reading and writing, nothing changed yet.
+        The same absolute path, the same file (device and inode), at least the
+        committed length, and the same bytes up to it (SHA-256). On success the
+        running digest continues from there.
+
+        Raises:
+            UsageError: any mismatch; the file is left untouched.
+        """
+        offset = int(self._meta("out_offset") or 0)
+        shown = repr(str(path))
+        recorded = self._meta("out_path")
+        where = os.path.abspath(path)
+        if recorded is not None and recorded != where:
+            raise UsageError(f"--out {shown} is not this crawl's output ({recorded!r}); "
+                             "pass that file or use a new state file")
+        st = os.fstat(stream.fileno())
+        if self._meta("out_ino") not in (None, f"{st.st_dev}:{st.st_ino}"):
+            raise UsageError(f"--out {shown} was replaced by another file since the crawl "
+                             "wrote it; use a new state file")
+        if st.st_size < offset:
+            raise UsageError(f"--out {shown} is shorter ({st.st_size} bytes) than the "
+                             f"{offset} bytes committed; use a new state file")
+        digest = hashlib.sha256()
+        read = 0
+        while read < offset:
+            chunk = os.pread(stream.fileno(), min(_HASH_CHUNK, offset - read), read)
+            if not chunk:
+                break
+            digest.update(chunk)
+            read += len(chunk)
+        expected = self._meta("out_sha256")
+        if expected is not None and digest.hexdigest() != expected:
+            raise UsageError(f"--out {shown} was changed since the crawl wrote it; "
+                             "use a new state file")
+        self._hash, self._hashed = digest, offset
+
+    def bind_output(self, path: str | Path, stream: IO[bytes]) -> None:
+        """Record which file the output is (after :meth:`check_output` on a resume),
+        and this process as the one using the state file."""
+        st = os.fstat(stream.fileno())
+        self._set_meta({"out_path": os.path.abspath(path),
+                        "out_ino": f"{st.st_dev}:{st.st_ino}", "pid": str(os.getpid())})
 
     def accept(self, request: Request) -> None:
         """Journal an accepted request (written with the next batch, or sooner)."""
@@ -190,16 +298,39 @@ class CrawlState:
             out.flush()
             os.fsync(out.fileno())
             offset = out.tell()
+            while self._hashed < offset:
+                chunk = os.pread(out.fileno(), min(_HASH_CHUNK, offset - self._hashed),
+                                 self._hashed)
+                if not chunk:
+                    break
+                self._hash.update(chunk)
+                self._hashed += len(chunk)
         with self._transaction():
             self._insert_new()
             self._db.executemany("UPDATE requests SET done = 1 WHERE url = ?",
                                  [(url,) for url in self.done])
             self._set_meta({
                 "out_offset": str(offset),
+                "out_sha256": self._hash.hexdigest(),
                 "counters": json.dumps(counters),
                 "allowed_hosts": json.dumps(sorted(allowed_hosts)),
             })
         self.done.clear()
 
     def close(self) -> None:
+        """Close the database and release the lock."""
         self._db.close()
+        os.close(self._lock_fd)
+
+
+def _holder(path: str | Path) -> str:
+    """``"process 1234"``: the PID the lock holder wrote (read-only, never blocks it)."""
+    try:
+        db = sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True, timeout=1.0)
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key = 'pid'").fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        row = None
+    return f"process {row[0]}" if row else "another process"

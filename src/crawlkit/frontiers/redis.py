@@ -31,21 +31,18 @@ worker's lease alone.
 
 from __future__ import annotations
 
-from importlib import resources
-
-import heapq
 import json
 import time
 import uuid
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Sequence
+from importlib import resources
 from typing import Any
 
 from ..errors import UsageError
 from ..models import Request
 from ..settings import CrawlSettings
-from ..urls import canonicalize, host_of, origin_of
-from .memory import Frontier
+from ..urls import canonicalize, origin_of
+from .base import Frontier, LinkRules, OriginQueues, Ready
 
 
 def _script(name: str) -> str:
@@ -106,11 +103,20 @@ def delete_job(client: Any, job: str) -> int:
 
 
 class RedisFrontier(Frontier):
-    """The :class:`~crawlkit.frontiers.memory.Frontier` interface over a shared Redis job.
+    """A :class:`~crawlkit.frontiers.base.Frontier` over a shared Redis job.
 
-    Local rules (depth, same host, allow/deny, traps) are applied by each worker
-    before a URL is offered; de-duplication, queues, leases, per-origin limits,
-    ``max_pages`` and counters are shared.
+    Each worker applies the :class:`~crawlkit.frontiers.base.LinkRules` (depth,
+    same host, allow/deny, traps) itself; de-duplication, queues, leases,
+    per-origin limits, ``max_pages`` and the job's counters are shared in Redis.
+
+    A page's links are decided when offered (against the shared seen set, read
+    in one round trip, and the links this page offered before) and written when
+    the page is acknowledged. A URL another worker adds in between is dropped
+    then as a duplicate, so every URL is queued once across the job.
+
+    Order: each origin's first attempts come out in the order they were queued
+    (one shared FIFO per origin). Requests leased while their origin was not
+    ready, and retries (kept by the worker that leased them), go first once ready.
     """
 
     POLL = 0.1
@@ -120,7 +126,8 @@ class RedisFrontier(Frontier):
                  lease: float = 60.0) -> None:
         if not lease > 0:
             raise UsageError(f"--lease must be positive, got {lease}")
-        super().__init__(settings)  # for the local rules (_refusal) and the counters
+        self.settings = settings
+        self.rules = LinkRules(settings)
         self.client = client
         self.prefix = job_prefix(job)
         self.lease = lease
@@ -128,8 +135,8 @@ class RedisFrontier(Frontier):
         self._lease_script = client.register_script(_LEASE)
         self._add_script = client.register_script(_ADD)
         self._ack_script = client.register_script(_ACK)
-        self._held: dict[str, deque[Request]] = {}
-        self._links: list[str] = []
+        self._held = OriginQueues()  # leased requests not yet started, and retries
+        self._links: dict[str, str] = {}  # url -> encoded request: the page's accepted links
         self._status_at = 0.0
         self._busy = True
         stored = client.hget(self.prefix + "meta", "fingerprint")
@@ -138,7 +145,8 @@ class RedisFrontier(Frontier):
         elif stored.decode() != fingerprint:
             raise UsageError(f"job {job!r} is another crawl (other seeds or options): "
                              "pick another --job or delete it")
-        self.allowed_hosts.update(h.decode() for h in client.smembers(self.prefix + "hosts"))
+        self.rules.allowed_hosts.update(
+            h.decode() for h in client.smembers(self.prefix + "hosts"))
 
     @staticmethod
     def _encode(request: Request) -> str:
@@ -151,41 +159,44 @@ class RedisFrontier(Frontier):
         return Request(raw["u"], raw["d"], tuple(raw["h"]), time.perf_counter())
 
     def __len__(self) -> int:
-        return sum(len(q) for q in self._held.values()) + len(self._delayed)
+        return len(self._held)
 
     # offering URLs
 
-    def add_seed(self, url: str) -> bool:
+    def offer_seed(self, url: str) -> str | None:
         canonical = canonicalize(url)
-        host = host_of(canonical)
-        self.allowed_hosts.add(host)
-        self.client.sadd(self.prefix + "hosts", host)
+        self.client.sadd(self.prefix + "hosts", self.rules.seed(canonical))
         added = self._add_script(args=[self.prefix, self._encode(Request(canonical))])
-        return bool(added)
+        return None if added else "duplicate"
 
-    def add_link(self, url: str, depth: int) -> bool:
-        reason = self._refusal(url, depth)
-        if reason is not None and reason != "duplicate":
-            self.refused[reason] += 1
-            return False
-        self._links.append(self._encode(Request(url, depth)))
-        return True
+    def offer_links(self, urls: Sequence[str], depth: int) -> list[str | None]:
+        return self._offer([Request(url, depth) for url in urls])
 
-    def add_redirect(self, request: Request, target: str) -> bool:
-        if request.depth == 0 and self.settings.same_host:
-            host = host_of(target)
-            self.allowed_hosts.add(host)
+    def offer_redirect(self, request: Request, target: str) -> str | None:
+        host = self.rules.redirected(request, target)
+        if host is not None:
             self.client.sadd(self.prefix + "hosts", host)
-        reason = self._refusal(target, request.depth)
-        if reason is not None and reason != "duplicate":
-            self.refused[reason] += 1
-            return False
-        hop = Request(target, request.depth, (*request.hops, request.url))
-        self._links.append(self._encode(hop))
-        return True
+        return self._offer([Request(target, request.depth, (*request.hops, request.url))])[0]
+
+    def _offer(self, requests: list[Request]) -> list[str | None]:
+        if not requests:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for request in requests:
+            pipe.sismember(self.prefix + "seen", request.url)
+        seen = {r.url for r, known in zip(requests, pipe.execute(), strict=True) if known}
+        seen.update(self._links)
+        reasons: list[str | None] = []
+        for request in requests:
+            reason = self.rules.refusal(request.url, request.depth, seen)
+            if reason is None:
+                seen.add(request.url)
+                self._links[request.url] = self._encode(request)
+            reasons.append(reason)
+        return reasons
 
     def retry_later(self, request: Request, not_before: float) -> None:
-        heapq.heappush(self._delayed, (not_before, next(self._tiebreak), request))
+        self._held.retry_later(request, not_before)
 
     def complete(self, request: Request, ok: bool, items: int, error: str | None) -> None:
         """Acknowledge ``request`` (its records are written and flushed) with the links
@@ -194,24 +205,21 @@ class RedisFrontier(Frontier):
         errors = {error: 1} if error else {}
         self._ack_script(args=[self.prefix, request.url, origin_of(request.url),
                                json.dumps(counters), json.dumps(errors),
-                               json.dumps(self._links), self.worker])
+                               json.dumps(list(self._links.values())), self.worker])
         self._links.clear()
 
     # taking requests
 
-    def pop(self, now: float, ready: Callable[[str, float], bool]) -> Request | None:
-        while self._delayed and self._delayed[0][0] <= now:
-            request = heapq.heappop(self._delayed)[2]
-            self._held.setdefault(origin_of(request.url), deque()).appendleft(request)
-        for origin, queue in list(self._held.items()):
-            if queue and ready(origin, now):
-                request = queue.popleft()
-                if not queue:
-                    del self._held[origin]
-                return request
-        limit = self.settings.max_pages
-        for _ in range(4 * self.settings.effective_concurrency):
-            if len(self) >= 2 * self.settings.effective_concurrency:
+    def pop(self, now: float, ready: Ready, started: int) -> Request | None:
+        """As :meth:`Frontier.pop`, except that ``max_pages`` counts the pages every
+        worker started (in Redis), not ``started``."""
+        request = self._held.pop(now, ready)
+        if request is not None:
+            return request
+        limit = self.rules.max_pages
+        concurrency = self.settings.effective_concurrency
+        for _ in range(4 * concurrency):
+            if len(self) >= 2 * concurrency:
                 return None  # enough leased and waiting locally
             data = self._lease_script(args=[
                 self.prefix, self.lease, self.settings.per_host, self.settings.delay,
@@ -221,34 +229,31 @@ class RedisFrontier(Frontier):
                 return None
             request = self._decode(data)
             origin = origin_of(request.url)
-            if origin not in self._held and not any(
-                o == origin for o in self._new_origins
-            ):
-                self._new_origins.append(origin)
             if ready(origin, now):
-                self.pages_started += 1
+                if not self._held.has(origin):
+                    self._held.announce(origin)
                 return request
-            self._held.setdefault(origin, deque()).append(request)
+            self._held.push(request)
         return None
 
     def take_new_origins(self) -> list[str]:
-        new, self._new_origins = self._new_origins, []
-        return new
+        return self._held.take_new_origins()
 
     def origins(self) -> list[str]:
-        return list(self._held)
+        return self._held.origins()
 
     def next_retry(self) -> float | None:
         """The next local retry, else (while any worker still has work) a short poll."""
-        if self._delayed:
-            return self._delayed[0][0]
+        due = self._held.next_retry()
+        if due is not None:
+            return due
         now = time.perf_counter()
         if now - self._status_at >= self.POLL:
             queued, leased, _, started = self.client.eval(_STATUS, 0, self.prefix)
-            limit = self.settings.max_pages
+            limit = self.rules.max_pages
             if limit is not None and int(started) >= limit:
                 queued = 0  # what is queued will not be started
-            self._busy = bool(int(queued) or int(leased) or self._held)
+            self._busy = bool(int(queued) or int(leased) or len(self._held))
             self._status_at = now
         return now + self.POLL if self._busy else None
 

@@ -1,21 +1,48 @@
-"""Asynchronous HTTP with aiohttp: shared by the async and multiprocess strategies."""
+"""Asynchronous HTTP with aiohttp: shared by the async and multiprocess strategies.
+
+aiohttp's parser refuses some response heads that browsers and requests read
+(a header line without a colon, a repeated Content-Length). Such a page is
+fetched once more with :mod:`.sync`, in a thread, so every strategy reads it
+the same way.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 from urllib.parse import urlsplit
 
 import aiohttp
 import aiohttp.abc
+import aiohttp.http_exceptions
 
+from ..errors import Reason
 from ..models import FetchResult, Request
 from ..settings import CrawlSettings
-from .errors import BodyTooLarge, check_encodings, failed_fetch
+from .errors import FIRST, LAST, BodyTooLarge, ExceptionTable, check_encodings, failed_fetch
 from .netguard import check_ip, is_ip_literal
+from .sync import read_leniently
 from .tls import client_context
 
 CHUNK = 64 * 1024
+
+EXCEPTIONS: ExceptionTable = (
+    *FIRST,
+    (aiohttp.http_exceptions.DecompressSizeError, Reason.TOO_LARGE),
+    (aiohttp.http_exceptions.ContentEncodingError, Reason.BAD_ENCODING),
+    # wraps ContentLengthError or TransferEncodingError: the body ended early
+    ((aiohttp.ClientPayloadError, aiohttp.http_exceptions.ContentLengthError,
+      aiohttp.http_exceptions.TransferEncodingError), Reason.TRUNCATED),
+    ((aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError), Reason.INVALID_URL),
+    (aiohttp.TooManyRedirects, Reason.TOO_MANY_REDIRECTS),
+    (aiohttp.ServerDisconnectedError, Reason.DISCONNECTED),
+    (aiohttp.ClientConnectorDNSError, Reason.DNS),
+    ((aiohttp.ClientSSLError, aiohttp.ServerFingerprintMismatch), Reason.TLS),
+    *LAST,
+    ((aiohttp.ClientError, aiohttp.http_exceptions.HttpProcessingError), Reason.CONNECTION),
+)
+"""aiohttp's exceptions, most specific first (see :mod:`.errors`)."""
 
 
 class _PublicResolver(aiohttp.abc.AbstractResolver):
@@ -73,6 +100,8 @@ async def fetch(
             status = response.status
             for key, value in response.headers.items():
                 key = key.lower()
+                if not value.isascii():  # bytes as latin-1, as http.client and llhttp read them
+                    value = value.encode("utf-8", "surrogateescape").decode("latin-1")
                 headers[key] = f"{headers[key]}, {value}" if key in headers else value
             check_encodings(response.headers.get("Content-Encoding"))
             declared = response.content_length
@@ -87,6 +116,8 @@ async def fetch(
                 chunks.append(chunk)
             body = b"".join(chunks)
     except Exception as exc:
-        return failed_fetch(request, status, headers, exc, started, first_byte)
+        if status is None and isinstance(exc, aiohttp.ClientResponseError):
+            return await asyncio.to_thread(read_leniently, request, settings)
+        return failed_fetch(request, status, headers, exc, started, first_byte, EXCEPTIONS)
     return FetchResult(request, status, headers, body, None, started, first_byte,
                        time.perf_counter())

@@ -1,8 +1,13 @@
-"""Translate the exceptions of HTTP client libraries into short error reasons.
+"""Translate the exceptions of HTTP client libraries into :class:`~crawlkit.errors.Reason`.
 
-Every strategy calls :func:`reason_for` at its boundary, so a failed page carries
-the same reason ("timeout", "connection refused", ...) whichever library
-fetched it, and no library exception escapes a fetcher.
+Each client declares one :data:`ExceptionTable`: ``(exception class, reason)``
+rows, most specific first, matched with ``isinstance`` over the exception and
+everything it wraps (as httpx maps httpcore's exceptions). Every client's table
+starts with :data:`FIRST`, then the library's specific exceptions, then
+:data:`LAST` (the OS errors they wrap), then the library's catch-alls; an
+exception no row matches is a :attr:`~crawlkit.errors.Reason.CONNECTION` error. Every fetch goes
+through :func:`failed_fetch` at its boundary, so a failed page carries the same
+reason whichever library fetched it, and no library exception escapes a fetcher.
 """
 
 from __future__ import annotations
@@ -13,18 +18,12 @@ import ssl
 import time
 from collections.abc import Iterator, Mapping
 
+from ..errors import Reason
 from ..models import FetchResult, Request
-from .netguard import BLOCKED_REASON, BlockedAddress
+from .netguard import BlockedAddress
 
-TIMEOUT = "timeout"
-REFUSED = "connection refused"
-RESET = "connection reset"
-DNS = "dns error"
-TLS = "ssl error"
-TRUNCATED = "truncated body"
-DISCONNECTED = "server disconnected"
-TOO_LARGE = "too large"
-CONNECTION = "connection error"
+ExceptionTable = tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], Reason], ...]
+"""``(exception class, reason)`` rows, checked in order over an exception's chain."""
 
 
 class BodyTooLarge(Exception):
@@ -37,7 +36,6 @@ class TooManyEncodings(Exception):
 
 MAX_ENCODINGS = 2
 """Content-Encodings a response may stack (``gzip, br`` passes; three do not)."""
-TOO_MANY_ENCODINGS = "too many content encodings"
 
 
 def check_encodings(value: str | None) -> list[str]:
@@ -58,15 +56,42 @@ class BadContentEncoding(Exception):
     """Raised inside a fetch when a body does not decode with its declared Content-Encoding."""
 
 
-BAD_ENCODING = "bad content encoding"
-
-
 class Deadline(Exception):
     """Raised inside a fetch when the total timeout passes while the body streams."""
 
 
+class UnsendableURL(ValueError):
+    """Raised inside a fetch for a URL the client cannot send (scheme, host or port)."""
+
+
+FIRST: ExceptionTable = (
+    (BodyTooLarge, Reason.TOO_LARGE),
+    (BlockedAddress, Reason.BLOCKED_PRIVATE),
+    (TooManyEncodings, Reason.TOO_MANY_ENCODINGS),
+    (UnsendableURL, Reason.INVALID_URL),
+    # socket.timeout and (3.11+) asyncio.TimeoutError are TimeoutError
+    ((Deadline, TimeoutError, asyncio.TimeoutError), Reason.TIMEOUT),
+    (TruncatedBody, Reason.TRUNCATED),
+    (BadContentEncoding, Reason.BAD_ENCODING),
+)
+"""The rows every client's table starts with: crawlkit's own exceptions, and timeouts."""
+
+LAST: ExceptionTable = (
+    (ConnectionRefusedError, Reason.REFUSED),
+    (ConnectionResetError, Reason.RESET),
+    (socket.gaierror, Reason.DNS),
+    (ssl.SSLError, Reason.TLS),
+)
+"""The OS errors under a library's own exceptions: after its specific rows, before
+its catch-alls."""
+
+
 def _chain(exc: BaseException) -> Iterator[BaseException]:
-    """The exception and everything it wraps (cause, context, ``reason``, args), once each."""
+    """The exception and everything it wraps (cause, context, ``reason``, args), once each.
+
+    A library's own ``OSError`` with an errno (aiohttp's ``ClientOSError(104, ...)``)
+    also yields the builtin that errno stands for (``ConnectionResetError``).
+    """
     seen: set[int] = set()
     stack = [exc]
     while stack:
@@ -84,73 +109,31 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         ):
             if isinstance(nxt, BaseException):
                 stack.append(nxt)
+        if isinstance(current, OSError) and current.errno is not None:
+            builtin = OSError(current.errno, current.strerror)
+            if not isinstance(current, type(builtin)):
+                stack.append(builtin)
 
 
-_TRUNCATION_NAMES = (
-    "ContentLengthError",
-    "IncompleteRead",
-    "ChunkedEncodingError",
-    "ClientPayloadError",
-    "TransferEncodingError",
-)
-_NAME_REASONS = (
-    ("Timeout", TIMEOUT),
-    ("ServerDisconnectedError", DISCONNECTED),
-    ("RemoteDisconnected", DISCONNECTED),
-    ("InvalidURL", "invalid url"),
-    ("InvalidUrl", "invalid url"),
-    ("ContentDecodingError", BAD_ENCODING),
-    ("TooManyRedirects", "too many redirects"),
-)
-
-
-def reason_for(exc: BaseException) -> str:
-    """A short, stable reason for why a fetch failed."""
+def reason_for(exc: BaseException, table: ExceptionTable) -> Reason:
+    """The reason of the first row of ``table`` whose class is anywhere in ``exc``'s
+    chain; :attr:`Reason.CONNECTION` when none is."""
     chain = list(_chain(exc))
-    for err in chain:
-        if isinstance(err, BodyTooLarge):
-            return TOO_LARGE
-        if isinstance(err, BlockedAddress):
-            return BLOCKED_REASON
-        if isinstance(err, TooManyEncodings):
-            return TOO_MANY_ENCODINGS
-        if isinstance(err, (Deadline, TimeoutError, asyncio.TimeoutError, socket.timeout)):
-            return TIMEOUT
-        if isinstance(err, TruncatedBody):
-            return TRUNCATED
-        if isinstance(err, BadContentEncoding):
-            return BAD_ENCODING
-    names = " ".join(type(err).__name__ for err in chain)
-    if any(name in names for name in _TRUNCATION_NAMES):
-        return TRUNCATED
-    for err in chain:
-        if isinstance(err, ConnectionRefusedError):
-            return REFUSED
-        if isinstance(err, ConnectionResetError):
-            return RESET
-        if isinstance(err, socket.gaierror):
-            return DNS
-        if isinstance(err, ssl.SSLError):
-            return TLS
-    for err in chain:
-        name = type(err).__name__
-        for fragment, reason in _NAME_REASONS:
-            if fragment in name:
-                return reason
-    text = " ".join(str(err) for err in chain).lower()
-    if "refused" in text:
-        return REFUSED
-    if "reset" in text:
-        return RESET
-    if "name or service not known" in text or "nodename nor servname" in text:
-        return DNS
-    return CONNECTION
+    for kind, reason in table:
+        if any(isinstance(err, kind) for err in chain):
+            return reason
+    return Reason.CONNECTION
 
 
 def failed_fetch(
     request: Request, status: int | None, headers: Mapping[str, str], exc: BaseException,
-    started: float, first_byte: float,
+    started: float, first_byte: float, table: ExceptionTable,
 ) -> FetchResult:
-    """The result of a fetch that raised: no body, the reason, the times so far."""
-    return FetchResult(request, status, headers, b"", reason_for(exc), started, first_byte,
+    """The result of a fetch that raised: no body, the reason, the times so far.
+
+    The record carries the reason's plain string, so that stats keyed by it and
+    every serialiser see a ``str``.
+    """
+    reason = reason_for(exc, table)
+    return FetchResult(request, status, headers, b"", reason.value, started, first_byte,
                        time.perf_counter())

@@ -9,6 +9,11 @@ cookies, no proxies from the environment, the whole fetch inside
 ``settings.timeout``, the body bounded by ``settings.max_bytes`` after
 decompression, and the SSRF guard checking the address it connects to.
 
+llhttp refuses some response heads that browsers and requests read (a header
+line without a colon, obs-fold, bare LF line ends, a repeated Content-Length);
+such a page is fetched once more with :mod:`.sync` (requests, on the patched
+sockets), so every strategy reads it the same way.
+
 Import it only in a process gevent has monkey-patched.
 """
 
@@ -21,21 +26,37 @@ from urllib.parse import unquote, urlsplit
 
 import gevent
 from geventhttpclient import HTTPClient
-from geventhttpclient.response import HTTPParseError
+from geventhttpclient.response import HTTPConnectionClosed, HTTPParseError
 
+from ..errors import Reason
 from ..models import FetchResult, Request
 from ..settings import CrawlSettings
 from .codings import ACCEPT_ENCODING, BoundedDecoder
-from .errors import BodyTooLarge, Deadline, TruncatedBody, failed_fetch
+from .errors import (
+    FIRST,
+    LAST,
+    BodyTooLarge,
+    Deadline,
+    ExceptionTable,
+    TruncatedBody,
+    UnsendableURL,
+    failed_fetch,
+)
 from .netguard import check_ip, is_ip_literal, resolve_public
 from .tls import ca_bundle
 
 CHUNK = 64 * 1024
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
-
-class InvalidURL(ValueError):
-    """A URL this client cannot send (scheme, host or port)."""
+EXCEPTIONS: ExceptionTable = (
+    *FIRST,  # gevent.Timeout raises Deadline; early EOFs in a body become TruncatedBody
+    *LAST,  # gevent's sockets raise the builtin OS errors
+    # closed before a response began; raised over the ConnectionResetError of a
+    # reset too, which the row above has already matched
+    (HTTPConnectionClosed, Reason.DISCONNECTED),
+    (HTTPParseError, Reason.CONNECTION),
+)
+"""geventhttpclient's exceptions, most specific first (see :mod:`.errors`)."""
 
 
 class Clients:
@@ -68,17 +89,17 @@ class Clients:
             parts = urlsplit(url)
             port = parts.port
         except ValueError as exc:
-            raise InvalidURL(str(exc)) from exc
+            raise UnsendableURL(str(exc)) from exc
         scheme, host = parts.scheme, parts.hostname
         if scheme not in _DEFAULT_PORTS or not host:
-            raise InvalidURL(url)
+            raise UnsendableURL(url)
         try:
             host.encode("ascii")
         except UnicodeEncodeError:
             try:
                 host = host.encode("idna").decode("ascii")
             except UnicodeError as exc:
-                raise InvalidURL(url) from exc
+                raise UnsendableURL(url) from exc
         port = port or _DEFAULT_PORTS[scheme]
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         key = (scheme, host, port)
@@ -165,6 +186,15 @@ def fetch(clients: Clients, request: Request, settings: CrawlSettings) -> FetchR
             finally:
                 response.release()
     except Exception as exc:
-        return failed_fetch(request, status, headers, exc, started, first_byte)
+        if status is None and _unreadable_head(exc):
+            from .sync import read_leniently  # requests: loaded only when needed
+
+            return read_leniently(request, settings)
+        return failed_fetch(request, status, headers, exc, started, first_byte, EXCEPTIONS)
     return FetchResult(request, status, headers, body, None, started, first_byte,
                        time.perf_counter())
+
+
+def _unreadable_head(exc: BaseException) -> bool:
+    """True when llhttp refused the response head (not when the connection closed)."""
+    return isinstance(exc, HTTPParseError) and not isinstance(exc, HTTPConnectionClosed)

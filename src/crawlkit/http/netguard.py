@@ -13,8 +13,6 @@ import ipaddress
 import socket
 from typing import Any
 
-BLOCKED_REASON = "blocked: private address"
-
 
 class BlockedAddress(OSError):
     """A connection the SSRF guard refused."""

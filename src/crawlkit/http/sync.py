@@ -6,23 +6,55 @@ under the crawl's limits; it never raises for a failed page.
 
 from __future__ import annotations
 
+import http.client
 import http.cookiejar
 import socket
 import time
 from typing import Any
 
 import requests
+import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from ..errors import Reason
 from ..models import FetchResult, Request
 from ..settings import CrawlSettings
-from .errors import BodyTooLarge, Deadline, check_encodings, failed_fetch
+from .errors import (
+    FIRST,
+    LAST,
+    BodyTooLarge,
+    Deadline,
+    ExceptionTable,
+    UnsendableURL,
+    check_encodings,
+    failed_fetch,
+)
 from .netguard import resolve_public
 from .tls import ca_bundle
 
 CHUNK = 64 * 1024
+
+EXCEPTIONS: ExceptionTable = (
+    *FIRST,
+    ((requests.Timeout, urllib3.exceptions.ReadTimeoutError), Reason.TIMEOUT),
+    ((requests.exceptions.ContentDecodingError, urllib3.exceptions.DecodeError),
+     Reason.BAD_ENCODING),
+    # urllib3's IncompleteRead and InvalidChunkLength are http.client.IncompleteRead
+    ((requests.exceptions.ChunkedEncodingError, http.client.IncompleteRead), Reason.TRUNCATED),
+    ((requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
+      requests.exceptions.MissingSchema, urllib3.exceptions.LocationValueError),
+     Reason.INVALID_URL),
+    (requests.TooManyRedirects, Reason.TOO_MANY_REDIRECTS),
+    ((requests.exceptions.SSLError, urllib3.exceptions.SSLError), Reason.TLS),
+    (urllib3.exceptions.NameResolutionError, Reason.DNS),
+    # a ConnectionResetError, but the server closed cleanly before answering
+    (http.client.RemoteDisconnected, Reason.DISCONNECTED),
+    *LAST,
+    ((requests.ConnectionError, urllib3.exceptions.HTTPError), Reason.CONNECTION),
+)
+"""requests' and urllib3's exceptions, most specific first (see :mod:`.errors`)."""
 
 
 class _GuardedHTTPConnection(HTTPConnection):
@@ -98,10 +130,24 @@ def _send(session: requests.Session, url: str, timeout: float) -> requests.Respo
         prepared.body = None
         prepared.hooks = {"response": []}
         adapter = session.get_adapter(url)
-        return adapter.send(prepared, stream=True, timeout=(timeout, timeout),
-                            verify=True if session.verify is None else session.verify,
-                            cert=None, proxies={})
+        try:
+            return adapter.send(prepared, stream=True, timeout=(timeout, timeout),
+                                verify=True if session.verify is None else session.verify,
+                                cert=None, proxies={})
+        except ValueError as exc:
+            if isinstance(exc, requests.RequestException):
+                raise
+            # urlsplit refused it before requests could (prepare_url is skipped here)
+            raise UnsendableURL(url) from exc
     return session.get(url, timeout=(timeout, timeout), allow_redirects=False, stream=True)
+
+
+def read_leniently(request: Request, settings: CrawlSettings) -> FetchResult:
+    """:func:`fetch` on a session of its own: how the strategies whose HTTP library has
+    a stricter parser read a response head that parser refused, so that every
+    strategy gives the page the same record."""
+    with new_session(settings, pool_size=1) as session:
+        return fetch(session, request, settings)
 
 
 def fetch(session: requests.Session, request: Request, settings: CrawlSettings) -> FetchResult:
@@ -148,6 +194,6 @@ def fetch(session: requests.Session, request: Request, settings: CrawlSettings) 
         finally:
             response.close()
     except Exception as exc:
-        return failed_fetch(request, status, headers, exc, started, first_byte)
+        return failed_fetch(request, status, headers, exc, started, first_byte, EXCEPTIONS)
     return FetchResult(request, status, headers, body, None, started, first_byte,
                        time.perf_counter())

@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from ..settings import MODES
+from ..fetchers import MODES, modes_where, strategy_class
 from .compare import ComparePlan, run_plan
 from .demo import DemoSite, SiteSpec
 
@@ -79,7 +79,19 @@ def workload_table(quick: bool) -> dict[str, Workload]:
 
 
 WORKLOADS = ("overhead", "io", "cpu", "mixed", "sweep")
-SWEEP_MODES = ("threaded", "async", "multiprocess", "gevent")
+
+
+def sweep_modes() -> tuple[str, ...]:
+    """One mode per concurrency model, from the strategies' facts: every mode whose
+    concurrency is not fixed, the first of each (HTTP client, spider in process)."""
+    seen: dict[tuple[str, bool], str] = {}
+    for mode in modes_where("fixed_concurrency", False):
+        cls = strategy_class(mode)
+        key = (getattr(cls, "http_client", mode), getattr(cls, "spider_in_process", True))
+        seen.setdefault(key, mode)
+    return tuple(seen.values())
+
+
 SWEEP_CONCURRENCY = (1, 4, 16, 64)
 SWEEP_ROUNDS = (0, 1, 3)
 
@@ -103,18 +115,19 @@ def run_workload(workload: Workload, tmp: Path) -> tuple[dict[str, Any], dict[st
 
 def run_sweep(tmp: Path) -> dict[str, Any]:
     """pages/s of each sweep mode for every (concurrency, parse rounds) cell."""
-    grid: dict[str, Any] = {m: {} for m in SWEEP_MODES}
+    modes = sweep_modes()
+    grid: dict[str, Any] = {m: {} for m in modes}
     spec = SiteSpec(pages=40, latency=0.02, page_bytes=60_000)
     with DemoSite(spec) as site:
         seeds = _seed_file(tmp, site)
         for rounds in SWEEP_ROUNDS:
             for concurrency in SWEEP_CONCURRENCY:
                 args = ("--follow", "--spider", _HEAVY, *_limits(concurrency))
-                plan = ComparePlan(seeds, SWEEP_MODES, args, 1,
+                plan = ComparePlan(seeds, modes, args, 1,
                                    env=(("CRAWLKIT_BENCH_ROUNDS", str(rounds)),),
                                    label=f"sweep c={concurrency} rounds={rounds}")
                 results, _ = run_plan(plan, progress=_progress)
-                for mode in SWEEP_MODES:
+                for mode in modes:
                     rate = results["modes"][mode]["pages_per_second"]["median"]
                     grid[mode][f"{concurrency}x{rounds}"] = rate
     return {"concurrency": list(SWEEP_CONCURRENCY), "rounds": list(SWEEP_ROUNDS),
@@ -161,7 +174,7 @@ def claims(found: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                         f"{_median(cpu, 'sync'):.1f} pages/s = {ratio:.2f}x",
             "verdict": "confirmed" if ratio < 1.2 else "refuted",
         })
-        single = max(_median(cpu, m) for m in ("sync", "threaded", "threadpool", "async"))
+        single = max(_median(cpu, m) for m in modes_where("spider_in_process") if m in cpu["modes"])
         ratio = _median(cpu, "multiprocess") / single
         out.append({
             "claim": "Processes help CPU-bound work.",

@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 
 from ..errors import CrawlkitError, UsageError
-from ..settings import MODES
+from ..fetchers import known_modes
 
 SCHEMA = "crawlkit.lab.compare/1"
 METRICS = (
@@ -64,13 +64,13 @@ def parse_modes(text: str) -> tuple[str, ...]:
         UsageError: an unknown or repeated mode, or an empty list.
     """
     if text.strip() == "all":
-        return MODES
+        return known_modes()
     modes = tuple(m.strip() for m in text.split(",") if m.strip())
     if not modes:
         raise UsageError("--modes needs at least one mode")
     for mode in modes:
-        if mode not in MODES and ":" not in mode:
-            choices = ", ".join(MODES)
+        if mode not in known_modes() and ":" not in mode:
+            choices = ", ".join(known_modes())
             raise UsageError(f"unknown mode {mode!r} in --modes; choose from all, {choices}")
     if len(set(modes)) != len(modes):
         raise UsageError("--modes lists a mode twice")

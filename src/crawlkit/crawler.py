@@ -1,0 +1,301 @@
+"""The library object that runs a crawl for scripts and the CLI alike: :class:`Crawler`.
+
+It owns everything around the engine: where the crawl is kept (in memory, in a
+SQLite state file that makes it resumable, or in a Redis frontier shared by many
+workers), the output file, the sink, the progress display and the graceful stop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from .engine import Engine
+from .errors import UsageError
+from .frontiers.journal import CrawlState, Resume
+from .process import Processor
+from .progress import Snapshot, progress_for
+from .settings import CrawlSettings
+from .sinks import JsonLinesSink, ListSink, Sink
+from .spiders import DefaultSpider, FunctionSpider, Spider, as_spider, load_spider
+from .stats import Stats
+from .urls import canonicalize
+
+ProgressArg = bool | Callable[[Snapshot], None] | None
+
+
+class Crawler:
+    """Runs one crawl, optionally durable (``state=``) or shared (``frontier=``).
+
+    Args:
+        settings: the crawl options.
+        spider: a spider instance, class or function, or a ``"module:Name"``
+            reference; default: one record per page (:class:`DefaultSpider`).
+        sink: where items go. Default: the ``out`` file as JSON lines, or, without
+            ``out``, a list kept in :attr:`items`.
+        out: write JSON lines to this file (required with ``state``).
+        state: a SQLite file that keeps the crawl; the same crawl run again with
+            the same file resumes it, and the output holds each record once.
+        frontier: ``"redis://HOST:PORT/DB"``: share the crawl with every worker
+            pointed at this Redis under the same ``job`` name.
+        job: the shared crawl's name (with ``frontier``).
+        lease: seconds a worker may hold a URL before others take it (``frontier``).
+        progress: ``True`` for the live display the CLI shows (a rich line on a
+            terminal, log lines elsewhere), or a callable receiving each
+            :class:`Snapshot` about twice a second; default: none.
+        processor: replaces the default processing stage (for recording).
+        notify: called with a line for humans when a durable crawl resumes
+            (``"resuming: N done, M queued"``) or has nothing left to do.
+
+    After :meth:`run`, :attr:`resumed` holds what an earlier run had committed
+    (``None`` for a fresh crawl) and :attr:`already_complete` says whether there
+    was nothing left to do.
+    """
+
+    def __init__(
+        self,
+        settings: CrawlSettings,
+        spider: Spider | type | Callable[..., Any] | str | None = None,
+        sink: Sink | None = None,
+        *,
+        out: str | os.PathLike[str] | None = None,
+        state: str | os.PathLike[str] | None = None,
+        frontier: str | None = None,
+        job: str | None = None,
+        lease: float = 60.0,
+        progress: ProgressArg = None,
+        processor: Processor | None = None,
+        notify: Callable[[str], None] | None = None,
+    ) -> None:
+        if state is not None and frontier is not None:
+            raise UsageError("--state and --frontier are exclusive: Redis keeps the crawl")
+        if frontier is not None and not job:
+            raise UsageError("--frontier needs --job NAME (the same in every worker)")
+        if job and frontier is None:
+            raise UsageError("--job needs --frontier redis://HOST:PORT/DB")
+        if state is not None and out is None:
+            raise UsageError("--state needs --out FILE (the output is resumed with the crawl)")
+        if sink is not None and out is not None:
+            raise UsageError("pass sink= or out=, not both")
+        if not lease > 0:
+            raise UsageError(f"--lease must be positive, got {lease}")
+        self.settings = settings
+        self.spider_ref = spider if isinstance(spider, str) else _spider_ref(spider)
+        self.spider = load_spider(spider) if isinstance(spider, str) else (
+            DefaultSpider() if spider is None else as_spider(spider))
+        self.items: list[Any] = []
+        self.sink = sink
+        self.out = None if out is None else Path(out)
+        self.state = None if state is None else Path(state)
+        self.frontier = frontier
+        self.job = job
+        self.lease = lease
+        self.progress = progress
+        self.processor = processor
+        self.notify = notify
+        self.resumed: Resume | None = None
+        self.pending = 0
+        self.already_complete = False
+        # guards _engine and _stop: request_stop() may come from a signal handler
+        # or another thread while run() creates the engine
+        self._lock = threading.Lock()
+        self._engine: Engine | None = None
+        self._stop = False
+
+    def request_stop(self) -> None:
+        """Take no new URL; finish the requests in flight, commit, and return (thread-safe)."""
+        with self._lock:
+            self._stop = True
+            engine = self._engine
+        if engine is not None:
+            engine.request_stop()
+
+    def fingerprint(self, seeds: Sequence[str]) -> str:
+        """What makes two runs the same crawl (mode, concurrency and limits may change)."""
+        s = self.settings
+        ident = {"seeds": list(seeds), "follow": s.follow, "allow": list(s.allow),
+                 "deny": list(s.deny), "any_host": not s.same_host, "max_depth": s.max_depth,
+                 "spider": self.spider_ref}
+        return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
+
+    def run(self, seeds: Iterable[str] | None = None) -> Stats:
+        """Crawl from ``seeds`` (default: the spider's ``start_urls``).
+
+        Raises:
+            UsageError: no seed, or the state, frontier or output cannot be used
+                (checked before any fetch; nothing is created or changed then).
+            InvalidURL: a seed is not an absolute http(s) URL.
+            FetcherError: the strategy's machinery failed.
+        """
+        urls = list(seeds) if seeds is not None else list(self.spider.start_urls)
+        if not urls:
+            raise UsageError("no URL to crawl: pass URLs or a spider with start_urls")
+        for url in urls:
+            canonicalize(url)  # InvalidURL now, before a state or output file is touched
+        self.resumed, self.pending, self.already_complete = None, 0, False
+        with contextlib.ExitStack() as stack:
+            state = self._open_state(urls, stack)
+            redis = self._open_frontier(urls)
+            stream = self._open_output(state, stack)
+            sink = self._sink(stream)
+            if self.resumed is not None and self.notify is not None:
+                c = self.resumed.counters
+                done = c.get("ok", 0) + c.get("failed", 0)
+                self.notify(f"already complete: {done} pages done; nothing to do"
+                            if self.already_complete else
+                            f"resuming: {done} done, {self.pending} queued")
+            if self.already_complete:
+                sink.close()
+                assert self.resumed is not None
+                return _stats_of(self.settings.mode, self.resumed)
+            show = self._progress(stack)
+            engine = Engine(self.settings, self.spider, sink, processor=self.processor,
+                            state=state, state_stream=stream if state is not None else None,
+                            frontier=redis, progress=show)
+            with self._lock:
+                self._engine = engine
+                if self._stop:
+                    engine.request_stop()
+            try:
+                return engine.run(urls)
+            finally:
+                with self._lock:
+                    self._engine = None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def run_pages(self, stats: Stats) -> int:
+        """Pages tried by this run alone (``stats`` also counts earlier runs')."""
+        before = 0
+        if self.resumed is not None:
+            before = self.resumed.counters.get("ok", 0) + self.resumed.counters.get("failed", 0)
+        return stats.pages - before
+
+    def summary(self, stats: Stats) -> str:
+        """:meth:`Stats.summary`, or for a resumed crawl this run's rate beside the totals."""
+        if self.resumed is None:
+            return stats.summary()
+        pages = self.run_pages(stats)
+        rate = pages / stats.elapsed if stats.elapsed > 0 else 0.0
+        line = (f"crawlkit [{stats.mode}]: this run {pages} pages in {stats.elapsed:.2f}s "
+                f"({rate:.1f} pages/s); crawl total {stats.pages_ok} ok, "
+                f"{stats.pages_failed} failed, {stats.items} items")
+        _, _, tail = stats.summary().partition(";")
+        return line + (";" + tail if tail else "")
+
+    def _open_state(self, seeds: Sequence[str], stack: contextlib.ExitStack) -> CrawlState | None:
+        if self.state is None:
+            return None
+        assert self.out is not None
+        if _same_file(self.state, self.out):
+            raise UsageError(f"--out {str(self.out)!r} is the state file; use another file")
+        fresh_file = not self.state.exists()
+        if fresh_file:
+            # the output must be writable before a state file is created for it
+            try:
+                with open(self.out, "ab"):
+                    pass
+            except OSError as exc:
+                raise UsageError(f"cannot write --out {str(self.out)!r}: {exc.strerror}") from None
+        state = CrawlState(self.state, self.fingerprint(seeds))
+        stack.callback(state.close)
+        resume = state.resume()
+        if not resume.fresh:
+            self.resumed = resume
+            self.pending = state.pending_count()
+            limit = self.settings.max_pages
+            done = resume.counters.get("ok", 0) + resume.counters.get("failed", 0)
+            self.already_complete = self.pending == 0 or (limit is not None and done >= limit)
+        return state
+
+    def _open_output(
+        self, state: CrawlState | None, stack: contextlib.ExitStack
+    ) -> IO[bytes] | None:
+        if self.out is None:
+            return None
+        out = self.out
+        stream: IO[bytes]
+        if state is not None and self.resumed is not None:
+            try:
+                stream = open(out, "r+b")  # noqa: SIM115 - closed by the sink
+            except FileNotFoundError:
+                raise UsageError(f"--state has progress but --out {str(out)!r} is gone") from None
+            except OSError as exc:
+                raise UsageError(f"cannot write --out {str(out)!r}: {exc.strerror}") from None
+            try:
+                state.check_output(out, stream)
+            except BaseException:
+                stream.close()
+                raise
+            stream.truncate(self.resumed.out_offset)  # drop records not committed as done
+            stream.seek(self.resumed.out_offset)
+        else:
+            try:
+                stream = open(out, "w+b")  # noqa: SIM115 - closed by the sink; read to hash
+            except OSError as exc:
+                raise UsageError(f"cannot write --out {str(out)!r}: {exc.strerror}") from None
+        stack.callback(stream.close)  # the sink closes it too; closing twice is harmless
+        if state is not None:
+            state.bind_output(out, stream)
+        return stream
+
+    def _open_frontier(self, seeds: Sequence[str]) -> Any:
+        if self.frontier is None:
+            return None
+        from .frontiers.redis import RedisFrontier, connect
+
+        assert self.job is not None
+        return RedisFrontier(self.settings, connect(self.frontier), self.job,
+                             self.fingerprint(seeds), lease=self.lease)
+
+    def _sink(self, stream: IO[bytes] | None) -> Sink:
+        if self.sink is not None:
+            return self.sink
+        if stream is not None:
+            return JsonLinesSink(stream, owned=True)
+        collected = ListSink()
+        self.items = collected.items
+        return collected
+
+    def _progress(self, stack: contextlib.ExitStack) -> Callable[[Snapshot], None] | None:
+        if self.progress is None or self.progress is False:
+            return None
+        if self.progress is True:
+            shown = progress_for(quiet=False)
+            stack.enter_context(shown)
+            return shown
+        return self.progress
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if os.path.abspath(a) == os.path.abspath(b):
+        return True
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _spider_ref(spider: object) -> str | None:
+    """A stable name for the spider, part of a durable crawl's identity."""
+    if spider is None or isinstance(spider, DefaultSpider) or spider is DefaultSpider:
+        return None
+    if isinstance(spider, FunctionSpider):
+        spider = spider.func
+    is_named = isinstance(spider, type) or (callable(spider) and not isinstance(spider, Spider))
+    target = spider if is_named else type(spider)
+    module = getattr(target, "__module__", "?")
+    return f"{module}:{getattr(target, '__qualname__', type(target).__qualname__)}"
+
+
+def _stats_of(mode: str, resume: Resume) -> Stats:
+    """The totals an earlier run committed, for a crawl with nothing left to do."""
+    c = resume.counters
+    return Stats(mode=mode, pages_ok=c.get("ok", 0), pages_failed=c.get("failed", 0),
+                 items=c.get("items", 0), bytes=c.get("bytes", 0), retries=c.get("retries", 0),
+                 errors=dict(c.get("errors", {})), refused=dict(c.get("refused", {})))

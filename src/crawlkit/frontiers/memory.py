@@ -75,7 +75,8 @@ class MemoryFrontier(Frontier):
     def offer_redirect(self, request: Request, target: str) -> str | None:
         self.rules.redirected(request, target)
         hops = (*request.hops, request.url)
-        return self._offer(Request(target, depth=request.depth, hops=hops, queued_at=time.perf_counter()))
+        return self._offer(Request(target, depth=request.depth, hops=hops,
+                                   queued_at=time.perf_counter()))
 
     def pop(self, now: float, ready: Ready, started: int) -> Request | None:
         return self._queues.pop(now, ready, fresh=self.rules.may_start(started))

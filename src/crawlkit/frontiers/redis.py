@@ -156,7 +156,8 @@ class RedisFrontier(Frontier):
     @staticmethod
     def _decode(data: bytes) -> Request:
         raw = json.loads(data)
-        return Request(raw["u"], depth=raw["d"], hops=tuple(raw["h"]), queued_at=time.perf_counter())
+        return Request(raw["u"], depth=raw["d"], hops=tuple(raw["h"]),
+                       queued_at=time.perf_counter())
 
     def __len__(self) -> int:
         return len(self._held)
@@ -176,7 +177,8 @@ class RedisFrontier(Frontier):
         host = self.rules.redirected(request, target)
         if host is not None:
             self.client.sadd(self.prefix + "hosts", host)
-        return self._offer([Request(target, depth=request.depth, hops=(*request.hops, request.url))])[0]
+        hop = Request(target, depth=request.depth, hops=(*request.hops, request.url))
+        return self._offer([hop])[0]
 
     def _offer(self, requests: list[Request]) -> list[str | None]:
         if not requests:

@@ -124,7 +124,7 @@ def _drive(frontier: Frontier, state: CrawlState | None, seed: int,
         depth = rng.choice((1, 2, 3, 3, 4))  # mostly within max_depth, so the crawl lives
         redirect = None
         if rng.random() < 0.1:
-            source = Request(f"{rng.choice(ORIGINS)}/r/{step}", rng.randrange(3))
+            source = Request(f"{rng.choice(ORIGINS)}/r/{step}", depth=rng.randrange(3))
             redirect = (source, _url(rng))
         if roll < 0.45:
             pop(float(step))

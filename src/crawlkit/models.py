@@ -6,38 +6,226 @@ them between processes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import base64
+import hashlib
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode, urljoin
+
+import orjson
+
+from .errors import InvalidURL, UsageError
+from .urls import canonicalize, safe_url
 
 if TYPE_CHECKING:
     from bs4 import BeautifulSoup
+    from parsel import Selector, SelectorList
+
+_NO_JSON: Any = object()
+"""``Request(json=None)`` sends ``null``; this marks "no json= given"."""
 
 Item = dict[str, Any]
 """What a spider yields and a sink writes: a JSON-serialisable dict."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Request:
-    """One URL to fetch.
+    """One request to send: a URL, and what to do with its response.
 
-    Attributes:
-        url: canonical absolute URL to request.
-        depth: link distance from a seed (seeds are depth 0; a redirect target
-            keeps the depth of the page that redirected).
-        hops: the redirect chain that led here, oldest first (empty for a link).
-        queued_at: ``time.perf_counter()`` when the request entered the queue.
-        attempt: 0 for the first try, then 1, 2, ... for retries.
-        purpose: ``"page"``, or ``"robots"`` for a robots.txt fetch.
+    Create one in a spider callback (or :meth:`Page.follow`) and yield it::
+
+        yield Request(url, callback=self.parse_product, meta={"category": "books"})
+        yield Request(url + "/search", data={"q": "lamp"})        # a POST form
+        yield Request(api_url, json={"page": 2})                 # a POST of JSON
+
+    Args:
+        url: absolute http(s) URL. It is sent as given, only made safe:
+            characters that must be are percent-encoded, the host is IDNA-encoded,
+            the fragment is dropped. Query order, ``?flag`` and ``%2F`` are kept.
+        callback: the spider method that gets the response (a bound method or its
+            name; stored by name, so the request pickles and persists). Default:
+            ``parse``.
+        method: HTTP method, upper-cased. Default ``GET``, or ``POST`` when
+            ``data`` or ``json`` is given.
+        headers: extra request headers (a mapping or pairs).
+        body: the request body (bytes, or str sent as UTF-8).
+        data: a form (a mapping or pairs), sent urlencoded with its Content-Type.
+        json: a value sent as JSON with its Content-Type.
+        meta: a JSON-serialisable dict handed to the callback as ``page.meta``.
+        priority: higher runs first within the URL's origin. Default 0.
+        dont_filter: fetch even when the same request was seen (skip de-duplication).
+        errback: the spider method that gets a :class:`Failure`. Default: ``failed``.
+
+    Raises:
+        InvalidURL: ``url`` is not an absolute http(s) URL.
+        UsageError: ``meta`` is not JSON-serialisable, or ``body``, ``data`` and
+            ``json`` are combined.
+
+    The remaining attributes are the crawl's own bookkeeping: ``depth`` (links from a
+    seed), ``hops`` (the redirect chain that led here), ``queued_at``, ``attempt``
+    (0, then 1, 2... for retries) and ``purpose`` (``"page"``, ``"robots"``).
     """
 
     url: str
-    depth: int = 0
-    hops: tuple[str, ...] = ()
-    queued_at: float = 0.0
-    attempt: int = 0
-    purpose: str = "page"
+    callback: str | None
+    method: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    meta: dict[str, Any] | None
+    priority: int
+    dont_filter: bool
+    errback: str | None
+    depth: int
+    hops: tuple[str, ...]
+    queued_at: float
+    attempt: int
+    purpose: str
+
+    def __init__(
+        self,
+        url: str,
+        callback: str | Callable[..., Any] | None = None,
+        *,
+        method: str | None = None,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        body: bytes | str | None = None,
+        data: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
+        json: Any = _NO_JSON,
+        meta: Mapping[str, Any] | None = None,
+        priority: int = 0,
+        dont_filter: bool = False,
+        errback: str | Callable[..., Any] | None = None,
+        depth: int = 0,
+        hops: tuple[str, ...] = (),
+        queued_at: float = 0.0,
+        attempt: int = 0,
+        purpose: str = "page",
+    ) -> None:
+        pairs = _header_pairs(headers)
+        if sum(x is not None for x in (body, data)) + (json is not _NO_JSON) > 1:
+            raise UsageError("a Request takes one of body=, data= and json=")
+        if data is not None:
+            body = urlencode(list(data.items()) if isinstance(data, Mapping) else list(data),
+                             doseq=True)
+            pairs = _with_default(pairs, "Content-Type", "application/x-www-form-urlencoded")
+            method = method or "POST"
+        elif json is not _NO_JSON:
+            body = _dumps(json, "json")
+            pairs = _with_default(pairs, "Content-Type", "application/json")
+            method = method or "POST"
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        if meta is not None:
+            if not isinstance(meta, Mapping):
+                raise UsageError(f"Request meta must be a dict, not {type(meta).__name__}")
+            meta = dict(meta)
+            _dumps(meta, "meta")
+        setattr_ = object.__setattr__
+        setattr_(self, "url", url if purpose != "page" else safe_url(url))
+        setattr_(self, "callback", _method_name(callback, "callback"))
+        setattr_(self, "method", (method or "GET").upper())
+        setattr_(self, "headers", pairs)
+        setattr_(self, "body", body or b"")
+        setattr_(self, "meta", meta or None)
+        setattr_(self, "priority", int(priority))
+        setattr_(self, "dont_filter", bool(dont_filter))
+        setattr_(self, "errback", _method_name(errback, "errback"))
+        setattr_(self, "depth", depth)
+        setattr_(self, "hops", hops)
+        setattr_(self, "queued_at", queued_at)
+        setattr_(self, "attempt", attempt)
+        setattr_(self, "purpose", purpose)
+
+    @property
+    def fingerprint(self) -> str:
+        """The de-duplication key: the canonical URL, plus the method and a digest of
+        the body for anything but a body-less GET (a POST of another form to the same
+        URL is another request)."""
+        canonical = canonicalize(self.url)
+        if self.method == "GET" and not self.body:
+            return canonical
+        digest = hashlib.sha1(self.body, usedforsecurity=False).hexdigest()
+        return f"{self.method} {canonical} {digest}"
+
+    @property
+    def plain(self) -> bool:
+        """A body-less GET with no headers, callback, meta or priority of its own:
+        the kind every followed link makes, stored and shipped as just its URL."""
+        return (self.method == "GET" and not self.body and not self.headers
+                and self.callback is None and self.errback is None and self.meta is None
+                and self.priority == 0 and not self.dont_filter)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The request as JSON-ready values (for the journal and the Redis frontier);
+        :meth:`from_dict` reads it back. Fields at their default are left out."""
+        out: dict[str, Any] = {"url": self.url}
+        for name, default in _PERSISTED:
+            value = getattr(self, name)
+            if value != default:
+                out[name] = value
+        if self.headers:
+            out["headers"] = [list(pair) for pair in self.headers]
+        if self.body:
+            out["body"] = base64.b64encode(self.body).decode("ascii")
+        if self.hops:
+            out["hops"] = list(self.hops)
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any], **extra: Any) -> Request:
+        """The request :meth:`to_dict` gave (``extra`` sets bookkeeping such as
+        ``queued_at``)."""
+        kwargs: dict[str, Any] = {name: raw[name] for name, _ in _PERSISTED if name in raw}
+        if "headers" in raw:
+            kwargs["headers"] = [tuple(pair) for pair in raw["headers"]]
+        if "body" in raw:
+            kwargs["body"] = base64.b64decode(raw["body"])
+        kwargs["hops"] = tuple(raw.get("hops", ()))
+        kwargs.update(extra)
+        return cls(raw["url"], **kwargs)
+
+
+_PERSISTED: tuple[tuple[str, Any], ...] = (
+    ("callback", None), ("method", "GET"), ("meta", None), ("priority", 0),
+    ("dont_filter", False), ("errback", None), ("depth", 0), ("attempt", 0),
+    ("purpose", "page"),
+)
+
+
+def _method_name(value: str | Callable[..., Any] | None, what: str) -> str | None:
+    """A spider method stored by name, so the request pickles and persists."""
+    if value is None or isinstance(value, str):
+        return value or None
+    name = getattr(value, "__name__", None)
+    if not callable(value) or not isinstance(name, str) or name == "<lambda>":
+        raise UsageError(f"a Request {what} must be a spider method or its name, got {value!r}")
+    return name
+
+
+def _header_pairs(
+    headers: Mapping[str, str] | Iterable[tuple[str, str]] | None,
+) -> tuple[tuple[str, str], ...]:
+    if not headers:
+        return ()
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    return tuple((str(k), str(v)) for k, v in items)
+
+
+def _with_default(
+    pairs: tuple[tuple[str, str], ...], name: str, value: str
+) -> tuple[tuple[str, str], ...]:
+    if any(k.lower() == name.lower() for k, _ in pairs):
+        return pairs
+    return (*pairs, (name, value))
+
+
+def _dumps(value: Any, what: str) -> bytes:
+    try:
+        return orjson.dumps(value)
+    except TypeError as exc:
+        raise UsageError(f"Request {what} is not JSON-serialisable: {exc}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +266,29 @@ class Timing:
     transfer: float = 0.0
 
 
+_TEXT_TYPES = ("application/javascript", "application/ecmascript")
+
+
+def is_textual(content_type: str) -> bool:
+    """True for media types a :class:`Page` decodes to ``text``: ``text/*``,
+    ``*/xml``, ``*+xml``, ``*/json``, ``*+json`` and JavaScript (and no type at all)."""
+    if not content_type:
+        return True
+    major, _, minor = content_type.partition("/")
+    return (major == "text" or minor in ("xml", "json") or minor.endswith(("+xml", "+json"))
+            or content_type in _TEXT_TYPES)
+
+
 @dataclass(frozen=True)
 class Page:
-    """A downloaded HTML (or other) page, as a spider sees it.
+    """A downloaded page, as a spider callback sees it.
 
-    ``soup`` is built on first access (BeautifulSoup with the lxml builder), so a
-    spider that only needs ``title`` and ``links`` never pays for the tree.
+    ``body`` holds the bytes of every response (after decompression); ``text`` is
+    the body decoded (BOM, then the Content-Type charset, then ``<meta>``, then
+    UTF-8) for every textual type (see :func:`is_textual`) and empty otherwise.
+    ``title`` and ``links`` are read from HTML only. Selectors (:meth:`css`,
+    :meth:`xpath`) and ``soup`` are built on first use, so a spider that only
+    needs ``title`` and ``links`` never pays for a tree.
     """
 
     url: str
@@ -95,24 +300,138 @@ class Page:
     links: tuple[str, ...]
     depth: int
     content_type: str = ""
+    body: bytes = b""
+    request: Request | None = None
+    base_url: str = ""
+    """Where relative links resolve: ``<base href>`` when the page has one, else ``url``."""
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """The ``meta`` of the request that fetched this page (``{}`` when none)."""
+        request = self.request
+        return dict(request.meta) if request is not None and request.meta else {}
+
+    def json(self) -> Any:
+        """The body parsed as JSON.
+
+        Raises:
+            ValueError: the body is not JSON.
+        """
+        return orjson.loads(self.text if self.text else self.body)
+
+    @cached_property
+    def selector(self) -> Selector:
+        """The page as a parsel :class:`~parsel.Selector` (HTML, XML or JSON by type)."""
+        from parsel import Selector
+
+        kind = "html"
+        ctype = self.content_type
+        if ctype.endswith(("/xml", "+xml")) and ctype != "application/xhtml+xml":
+            kind = "xml"
+        elif ctype.endswith(("/json", "+json")):
+            kind = "json"
+        return Selector(text=self.text, type=kind, base_url=self.base_url or self.url)
+
+    def css(self, query: str) -> SelectorList[Selector]:
+        """Elements matching a CSS selector (parsel: ``::text`` and ``::attr(x)`` work)."""
+        return self.selector.css(query)
+
+    def xpath(self, query: str, **variables: Any) -> SelectorList[Selector]:
+        """Nodes matching an XPath expression (``$name`` variables as keywords)."""
+        return self.selector.xpath(query, **variables)
 
     @cached_property
     def soup(self) -> BeautifulSoup:
-        """The page parsed by BeautifulSoup on the lxml builder."""
+        """The page parsed by BeautifulSoup on the lxml builder (costly: build a
+        tree for every page only when :meth:`css` will not do)."""
         from bs4 import BeautifulSoup
 
         return BeautifulSoup(self.text, "lxml")
 
+    def urljoin(self, href: str) -> str:
+        """``href`` made absolute against this page (``<base href>`` respected)."""
+        return urljoin(self.base_url or self.url, href.strip())
+
+    def follow(
+        self, href: str | Selector, callback: str | Callable[..., Any] | None = None,
+        **kwargs: Any,
+    ) -> Request:
+        """A :class:`Request` for a link on this page: an href, or a selector of an
+        ``<a>``/``<link>``/``<area>`` element or of an attribute (``::attr(href)``).
+        Keyword arguments are those of :class:`Request`.
+
+        Raises:
+            InvalidURL: the link is not an http(s) URL once resolved.
+            UsageError: a selector that holds no link.
+        """
+        if not isinstance(href, str):
+            href = _href_of(href)
+        return Request(self.urljoin(href), callback, **kwargs)
+
+    def follow_all(
+        self, hrefs: Iterable[str | Selector] | None = None, *, css: str | None = None,
+        xpath: str | None = None, callback: str | Callable[..., Any] | None = None,
+        **kwargs: Any,
+    ) -> list[Request]:
+        """Requests for many links: ``hrefs`` given, or the elements a ``css`` or
+        ``xpath`` query selects (``<a>`` elements or attributes). Links that are not
+        http(s) (``mailto:``, ``javascript:``...) are skipped.
+
+        Raises:
+            UsageError: none, or more than one, of ``hrefs``, ``css`` and ``xpath``.
+        """
+        if sum(x is not None for x in (hrefs, css, xpath)) != 1:
+            raise UsageError("follow_all takes one of hrefs, css= and xpath=")
+        found: Iterable[str | Selector]
+        if css is not None:
+            found = self.css(css)
+        elif xpath is not None:
+            found = self.xpath(xpath)
+        else:
+            assert hrefs is not None
+            found = hrefs
+        out: list[Request] = []
+        for href in found:
+            try:
+                out.append(self.follow(href, callback, **kwargs))
+            except InvalidURL:
+                continue
+        return out
+
+
+def _href_of(selector: Selector) -> str:
+    """The link a parsel selector stands for: an attribute's value, or the ``href``
+    (``src`` for a few tags) of an element."""
+    root = selector.root
+    if isinstance(root, str):
+        return root
+    value = selector.attrib.get("href") or selector.attrib.get("src")
+    if value is None:
+        raise UsageError(f"no link in the selected element {selector.get()[:60]!r}")
+    return str(value)
+
 
 @dataclass(frozen=True, slots=True)
 class Failure:
-    """A page that could not be fetched or was refused, as a spider sees it."""
+    """A request that could not be fetched, was refused, or whose callback failed,
+    as an errback sees it.
+
+    ``traceback`` holds the formatted traceback when the failure is a spider error.
+    """
 
     url: str
     final_url: str
     status: int | None
     error: str
     depth: int
+    request: Request | None = None
+    traceback: str | None = None
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """The ``meta`` of the failed request (``{}`` when none)."""
+        request = self.request
+        return dict(request.meta) if request is not None and request.meta else {}
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,14 @@
 """URL canonicalisation and link resolution. Pure functions, no I/O.
 
+Two forms of a URL:
+
+* the *safe* form (:func:`safe_url`) is what is sent: the URL as given, with only
+  what must change changed (scheme and host lower-cased, the host IDNA-encoded,
+  characters that may not appear in a URL percent-encoded, the fragment dropped).
+  Query order, ``?flag`` without ``=``, and escapes such as ``%2F`` are kept, so
+  servers that sign URLs or read arguments in order get what the page said.
+* the *canonical* form (:func:`canonicalize`) is only the de-duplication key.
+
 The canonical form decides what "the same URL" means for de-duplication:
 
 * scheme and host lower-cased, default port dropped, empty path becomes ``/``;
@@ -27,6 +36,59 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 _CONTROL = {c: None for c in range(0x20)} | {0x7F: None}
 _SKIP_PREFIXES = ("javascript:", "mailto:", "tel:", "data:", "file:", "ftp:", "#")
+_QUERY_SAFE = _PATH_SAFE + "?"
+_SAFE_ALREADY = re.compile(r"https?://[a-z0-9.-]+(:[0-9]{1,5})?/[A-Za-z0-9._~!$&'()*+,;=:@/?%-]*")
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+@lru_cache(maxsize=1 << 16)
+def safe_url(url: str) -> str:
+    """The URL as it will be sent: ``url`` with only what must change changed.
+
+    Scheme and host are lower-cased and the host IDNA-encoded; an empty path becomes
+    ``/``; characters not allowed in a URL are percent-encoded as UTF-8 (a ``%`` not
+    starting an escape becomes ``%25``); the fragment is dropped. Nothing else is
+    touched: query arguments keep their order and spelling, escapes stay as written.
+
+    Raises:
+        InvalidURL: the URL is not absolute, not http(s), or has a bad host or port.
+    """
+    url = url.strip()
+    if "#" not in url and _SAFE_ALREADY.fullmatch(url) and not _BAD_ESCAPE.search(url):
+        return url
+    try:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        host = parts.hostname
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidURL(f"not a valid URL: {url!r} ({exc})") from exc
+    if scheme not in _DEFAULT_PORTS:
+        raise InvalidURL(f"not an http(s) URL: {url!r}")
+    if not host:
+        raise InvalidURL(f"URL has no host: {url!r}")
+    if any(ch in host for ch in " <>\"{}|\\^`"):
+        raise InvalidURL(f"URL has an invalid host: {url!r}")
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise InvalidURL(f"URL has an invalid host: {url!r}") from exc
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc = f"{netloc}:{port}"
+    userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
+    if userinfo:
+        netloc = f"{quote(userinfo, safe=_PATH_SAFE)}@{netloc}"
+    path = _BAD_ESCAPE.sub("%25", quote(parts.path, safe=_PATH_SAFE)) or "/"
+    query = _BAD_ESCAPE.sub("%25", quote(parts.query, safe=_QUERY_SAFE))
+    return urlunsplit((scheme, netloc, path, query, "")) + ("?" if _empty_query(url) else "")
+
+
+def _empty_query(url: str) -> bool:
+    """A URL ending in a bare ``?`` (which urlunsplit would drop)."""
+    head = url.split("#", 1)[0]
+    return head.endswith("?") and head.count("?") == 1
 
 
 @lru_cache(maxsize=1 << 16)

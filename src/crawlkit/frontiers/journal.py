@@ -256,7 +256,8 @@ class CrawlState:
             "SELECT url, depth, hops FROM requests WHERE origin = ? AND done = 0 AND seq > ? "
             "ORDER BY seq LIMIT ?", (origin, seq, limit),
         )
-        return [Request(url, depth, tuple(json.loads(hops))) for url, depth, hops in rows]
+        return [Request(url, depth=depth, hops=tuple(json.loads(hops)))
+                for url, depth, hops in rows]
 
     def _insert_new(self) -> None:
         self._db.executemany(

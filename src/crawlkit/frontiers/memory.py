@@ -65,17 +65,18 @@ class MemoryFrontier(Frontier):
         if canonical in self._seen:
             return "duplicate"
         self._seen.add(canonical)
-        self._store(Request(canonical, 0, queued_at=time.perf_counter()))
+        self._store(Request(canonical, queued_at=time.perf_counter()))
         return None
 
     def offer_links(self, urls: Sequence[str], depth: int) -> list[str | None]:
         now = time.perf_counter()
-        return [self._offer(Request(url, depth, queued_at=now)) for url in urls]
+        return [self._offer(Request(url, depth=depth, queued_at=now)) for url in urls]
 
     def offer_redirect(self, request: Request, target: str) -> str | None:
         self.rules.redirected(request, target)
         hops = (*request.hops, request.url)
-        return self._offer(Request(target, request.depth, hops, time.perf_counter()))
+        return self._offer(Request(target, depth=request.depth, hops=hops,
+                                   queued_at=time.perf_counter()))
 
     def pop(self, now: float, ready: Ready, started: int) -> Request | None:
         return self._queues.pop(now, ready, fresh=self.rules.may_start(started))

@@ -156,7 +156,8 @@ class RedisFrontier(Frontier):
     @staticmethod
     def _decode(data: bytes) -> Request:
         raw = json.loads(data)
-        return Request(raw["u"], raw["d"], tuple(raw["h"]), time.perf_counter())
+        return Request(raw["u"], depth=raw["d"], hops=tuple(raw["h"]),
+                       queued_at=time.perf_counter())
 
     def __len__(self) -> int:
         return len(self._held)
@@ -170,13 +171,14 @@ class RedisFrontier(Frontier):
         return None if added else "duplicate"
 
     def offer_links(self, urls: Sequence[str], depth: int) -> list[str | None]:
-        return self._offer([Request(url, depth) for url in urls])
+        return self._offer([Request(url, depth=depth) for url in urls])
 
     def offer_redirect(self, request: Request, target: str) -> str | None:
         host = self.rules.redirected(request, target)
         if host is not None:
             self.client.sadd(self.prefix + "hosts", host)
-        return self._offer([Request(target, request.depth, (*request.hops, request.url))])[0]
+        hop = Request(target, depth=request.depth, hops=(*request.hops, request.url))
+        return self._offer([hop])[0]
 
     def _offer(self, requests: list[Request]) -> list[str | None]:
         if not requests:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from ._version import __version__  # noqa: F401 - re-exported
 from .api import CrawlResult, crawl  # noqa: E402
 from .crawler import Crawler  # noqa: E402
 from .errors import (  # noqa: E402

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from . import __version__
+from ._version import __version__
 from .crawler import Crawler
 from .errors import CrawlkitError, UsageError
 from .fetchers import known_modes, modes_where

@@ -16,8 +16,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import MISSING, Field, dataclass, field, fields
 from typing import Any, TypedDict
 
-from . import __version__
+from ._version import __version__
 from .errors import UnknownMode, UsageError
+from .strategies import known_modes, strategy_class
 
 DEFAULT_USER_AGENT = f"crawlkit/{__version__} (+https://pypi.org/project/crawlkit/)"
 ROBOTS_AGENT = "crawlkit"
@@ -159,7 +160,6 @@ class CrawlSettings:
     deny_re: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        from .fetchers import known_modes
 
         if self.mode not in known_modes() and ":" not in self.mode:
             raise UnknownMode(f"unknown mode {self.mode!r}; choose one of "
@@ -181,7 +181,6 @@ class CrawlSettings:
     def effective_concurrency(self) -> int:
         """How many requests the engine keeps in flight for this mode (the strategy's
         ``fixed_concurrency`` fact makes it 1)."""
-        from .fetchers import strategy_class
 
         fixed = getattr(strategy_class(self.mode), "fixed_concurrency", False)
         return 1 if fixed else self.concurrency

@@ -54,7 +54,9 @@ def safe_url(url: str) -> str:
         InvalidURL: the URL is not absolute, not http(s), or has a bad host or port.
     """
     url = url.strip()
-    if "#" not in url and _SAFE_ALREADY.fullmatch(url) and not _BAD_ESCAPE.search(url):
+    fast = _SAFE_ALREADY.fullmatch(url)
+    if fast and "#" not in url and not _BAD_ESCAPE.search(url) and (
+            not fast.group(1) or int(fast.group(1)[1:]) <= 65535):
         return url
     try:
         parts = urlsplit(url)

@@ -106,7 +106,7 @@ def test_no_module_lists_the_modes_but_the_registry():
 
 
 def test_exports():
-    for name in ("Crawler", "Fetcher", "Sink", "Processor"):
+    for name in ("Crawler", "Fetcher", "Sink", "Processor", "Frontier", "Reason"):
         assert name in crawlkit.__all__ and hasattr(crawlkit, name)
 
 

@@ -9,12 +9,14 @@ from .errors import (  # noqa: E402
     CrawlkitError,
     FetcherError,
     InvalidURL,
+    Reason,
     SeedFileError,
     SpiderLoadError,
     UnknownMode,
     UsageError,
 )
 from .fetchers import MODES, Fetcher  # noqa: E402
+from .frontiers.base import Frontier  # noqa: E402
 from .models import Failure, FetchResult, Item, Outcome, Page, Request, Timing  # noqa: E402
 from .process import Processor  # noqa: E402
 from .settings import CrawlOptions, CrawlSettings  # noqa: E402
@@ -35,12 +37,14 @@ __all__ = [
     "FetchResult",
     "Fetcher",
     "FetcherError",
+    "Frontier",
     "FunctionSpider",
     "InvalidURL",
     "Item",
     "Outcome",
     "Page",
     "Processor",
+    "Reason",
     "Request",
     "SeedFileError",
     "Sink",

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
 from .errors import InvalidURL
 
@@ -37,27 +37,20 @@ _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 _CONTROL = {c: None for c in range(0x20)} | {0x7F: None}
 _SKIP_PREFIXES = ("javascript:", "mailto:", "tel:", "data:", "file:", "ftp:", "#")
 _QUERY_SAFE = _PATH_SAFE + "?"
-_SAFE_ALREADY = re.compile(r"https?://[a-z0-9.-]+(:[0-9]{1,5})?/[A-Za-z0-9._~!$&'()*+,;=:@/?%-]*")
+_SAFE_ALREADY = re.compile(
+    r"https?://([a-z0-9.-]+)(:[0-9]{1,5})?/[A-Za-z0-9._~!$&'()*+,;=:@/?%-]*")
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
-@lru_cache(maxsize=1 << 16)
-def safe_url(url: str) -> str:
-    """The URL as it will be sent: ``url`` with only what must change changed.
+def _checked(url: str) -> tuple[SplitResult, str, str, int | None]:
+    """Split an absolute http(s) URL and check it: its parts, scheme, host and port.
 
-    Scheme and host are lower-cased and the host IDNA-encoded; an empty path becomes
-    ``/``; characters not allowed in a URL are percent-encoded as UTF-8 (a ``%`` not
-    starting an escape becomes ``%25``); the fragment is dropped. Nothing else is
-    touched: query arguments keep their order and spelling, escapes stay as written.
+    The host comes back lower-case, IDNA-encoded, and with a numeric IPv4 form
+    (``127.1``, ``2130706433``, ``0x7f.0.0.1``) written as browsers write it.
 
     Raises:
         InvalidURL: the URL is not absolute, not http(s), or has a bad host or port.
     """
-    url = url.strip()
-    fast = _SAFE_ALREADY.fullmatch(url)
-    if fast and "#" not in url and not _BAD_ESCAPE.search(url) and (
-            not fast.group(1) or int(fast.group(1)[1:]) <= 65535):
-        return url
     try:
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
@@ -76,6 +69,28 @@ def safe_url(url: str) -> str:
             host = host.encode("idna").decode("ascii")
         except UnicodeError as exc:
             raise InvalidURL(f"URL has an invalid host: {url!r}") from exc
+    if ":" not in host and _ends_in_number(host):
+        host = _ipv4(host, url)
+    return parts, scheme, host, port
+
+
+@lru_cache(maxsize=1 << 16)
+def safe_url(url: str) -> str:
+    """The URL as it will be sent: ``url`` with only what must change changed.
+
+    Scheme and host are lower-cased and the host IDNA-encoded; an empty path becomes
+    ``/``; characters not allowed in a URL are percent-encoded as UTF-8 (a ``%`` not
+    starting an escape becomes ``%25``); the fragment is dropped. Nothing else is
+    touched: query arguments keep their order and spelling, escapes stay as written.
+
+    Raises:
+        InvalidURL: the URL is not absolute, not http(s), or has a bad host or port.
+    """
+    url = url.strip()
+    fast = _SAFE_ALREADY.fullmatch(url)
+    if fast and "#" not in url and not _BAD_ESCAPE.search(url) and _plain_host_and_port(fast):
+        return url
+    parts, scheme, host, port = _checked(url)
     netloc = f"[{host}]" if ":" in host else host
     if port is not None:
         netloc = f"{netloc}:{port}"
@@ -85,6 +100,20 @@ def safe_url(url: str) -> str:
     path = _BAD_ESCAPE.sub("%25", quote(parts.path, safe=_PATH_SAFE)) or "/"
     query = _BAD_ESCAPE.sub("%25", quote(parts.query, safe=_QUERY_SAFE))
     return urlunsplit((scheme, netloc, path, query, "")) + ("?" if _empty_query(url) else "")
+
+
+def _plain_host_and_port(match: re.Match[str]) -> bool:
+    """The host of a fast-path match is a name or a dotted quad as browsers write it,
+    and its port is in range: nothing for the full parse to change or refuse."""
+    host, port = match.group(1), match.group(2)
+    if port and int(port[1:]) > 65535:
+        return False
+    if _ends_in_number(host):
+        try:
+            return _ipv4(host, host) == host
+        except InvalidURL:
+            return False
+    return True
 
 
 def _empty_query(url: str) -> bool:
@@ -100,21 +129,7 @@ def canonicalize(url: str) -> str:
     Raises:
         InvalidURL: the URL is not absolute, not http(s), or has a bad host or port.
     """
-    try:
-        parts = urlsplit(url.strip())
-        scheme = parts.scheme.lower()
-        host = parts.hostname
-        port = parts.port
-    except ValueError as exc:
-        raise InvalidURL(f"not a valid URL: {url!r} ({exc})") from exc
-    if scheme not in _DEFAULT_PORTS:
-        raise InvalidURL(f"not an http(s) URL: {url!r}")
-    if not host:
-        raise InvalidURL(f"URL has no host: {url!r}")
-    if any(ch in host for ch in " <>\"{}|\\^`"):
-        raise InvalidURL(f"URL has an invalid host: {url!r}")
-    if ":" not in host and _ends_in_number(host):
-        host = _ipv4(host, url)
+    parts, scheme, host, port = _checked(url.strip())
     netloc = f"[{host}]" if ":" in host else host
     if port is not None and port != _DEFAULT_PORTS[scheme]:
         netloc = f"{netloc}:{port}"

@@ -1,7 +1,8 @@
 """Crawl a site with Scrapy the way crawlkit's default spider does; print JSON stats.
 
-One record per page (url, title), every same-host link followed, robots.txt not
-fetched, concurrency as given. Used by ``vs_scrapy.py``; needs the ``bench`` extra.
+One record per page (url, title; with ``--selector`` also every h2's text and the
+number of link hrefs, by CSS selectors), every same-host link followed, robots.txt
+not fetched, concurrency as given. Used by ``vs_scrapy.py``; needs the ``bench`` extra.
 
 Run: python benchmarks/scrapy_runner.py http://127.0.0.1:PORT/ [--concurrency 64]
 """
@@ -33,10 +34,25 @@ class TitleSpider(Spider):
             yield response.follow(link.url, callback=self.parse)
 
 
+class SelectorSpider(TitleSpider):
+    """crawlkit.lab.bench_spiders.SelectorSpider's job: title, h2 texts, link hrefs."""
+
+    name = "selectors"
+
+    def parse(self, response):  # type: ignore[no-untyped-def]
+        yield {"url": response.url, "title": response.css("title::text").get(),
+               "h2": response.css("h2::text").getall(),
+               "hrefs": len(response.css("a::attr(href)").getall())}
+        for link in self.links.extract_links(response):
+            yield response.follow(link.url, callback=self.parse)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("start")
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--selector", action="store_true",
+                        help="run the selector spider (title, h2 texts, link hrefs)")
     args = parser.parse_args()
     process = CrawlerProcess(settings={
         "LOG_LEVEL": "ERROR",
@@ -49,7 +65,7 @@ def main() -> None:
         "RETRY_ENABLED": False,
         "HTTPERROR_ALLOW_ALL": True,
     })
-    crawler = process.create_crawler(TitleSpider)
+    crawler = process.create_crawler(SelectorSpider if args.selector else TitleSpider)
     started = time.perf_counter()
     process.crawl(crawler, start=args.start)
     process.start()

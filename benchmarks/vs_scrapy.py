@@ -9,6 +9,9 @@ and writes ratios from this one run on this machine:
               ``sync`` is left out: one request at a time is 10 pages/s by construction);
 * ``soup``    ~95 KB pages and a spider doing real BeautifulSoup work:
               ``multiprocess`` against ``async``;
+* ``selector`` ~95 KB pages and a spider using CSS selectors (parsel) for the
+              title, every h2's text and every link's href; every mode and Scrapy
+              running the same extraction;
 * ``engine``  frontier + de-duplication + canonicalisation + output with fetching
               replaced by an in-memory fake;
 * ``sync``    ``sync`` against a bare ``requests.Session`` loop over the same URLs,
@@ -82,9 +85,10 @@ def crawlkit_run(url: str, mode: str, concurrency: int, spider: str | None = Non
             "pages_per_second": doc["pages_per_second"]}
 
 
-def scrapy_run(url: str, concurrency: int) -> dict[str, Any]:
+def scrapy_run(url: str, concurrency: int, selector: bool = False) -> dict[str, Any]:
+    extra = ["--selector"] if selector else []
     out = subprocess.run([sys.executable, str(HERE / "scrapy_runner.py"), url + "/",
-                          "--concurrency", str(concurrency)],
+                          "--concurrency", str(concurrency), *extra],
                          check=True, capture_output=True, text=True)
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
@@ -200,6 +204,9 @@ def main() -> None:
         soup = {m: repeat(lambda m=m: crawlkit_run(site.url, m, 64,
                                                    "crawlkit.lab.bench_spiders:HeavySpider"), reps)
                 for m in ("async", "multiprocess")}
+        selector = {m: repeat(lambda m=m: crawlkit_run(
+            site.url, m, 64, "crawlkit.lab.bench_spiders:SelectorSpider"), reps) for m in MODES}
+        selector["scrapy"] = repeat(lambda: scrapy_run(site.url, 64, selector=True), reps)
     finally:
         site.close()
     site = Site(lat_pages, 2048, 0.1, links=10)
@@ -226,6 +233,7 @@ def main() -> None:
     engine = statistics.median(engine_overhead(20_000) for _ in range(reps))
 
     best_large = max((m for m in MODES), key=lambda m: large[m]["pages_per_second"])
+    best_selector = max((m for m in MODES), key=lambda m: selector[m]["pages_per_second"])
     ideal = 64 / 0.1
     ratios = {
         "large: best crawlkit / scrapy": large[best_large]["pages_per_second"]
@@ -234,6 +242,8 @@ def main() -> None:
         / latency["scrapy"]["pages_per_second"],
         **{f"latency: {m} / ideal 640": latency[m]["pages_per_second"] / ideal
            for m in ("async", "threaded", "threadpool", "gevent")},
+        "selector: best crawlkit / scrapy": selector[best_selector]["pages_per_second"]
+        / selector["scrapy"]["pages_per_second"],
         "soup: multiprocess / async": soup["multiprocess"]["pages_per_second"]
         / soup["async"]["pages_per_second"],
         "sync / bare requests loop": sync["pages_per_second"] / bare["pages_per_second"],
@@ -242,10 +252,12 @@ def main() -> None:
         "engine alone / 20,000 pages/s": engine / 20_000,
     }
     report.update(large=large, best_large=best_large, latency=latency, soup=soup,
+                  selector=selector, best_selector=best_selector,
                   bare_requests=bare, bare_requests_parsed=bare_parsed, sync_list=sync,
                   engine_pages_per_second=engine, ratios=ratios)
     for name, table in (("large (95 KB pages)", large), ("latency (100 ms)", latency),
-                        ("soup (BeautifulSoup spider)", soup)):
+                        ("soup (BeautifulSoup spider)", soup),
+                        ("selector (parsel css() spider, 95 KB pages)", selector)):
         print(f"\n{name}: pages/s (median of {reps}), pages")
         for mode, run in table.items():
             print(f"  {mode:13s} {run['pages_per_second']:8.1f}  {run['pages']:5d}  {run['runs']}")

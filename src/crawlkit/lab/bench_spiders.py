@@ -34,3 +34,20 @@ class HeavySpider(Spider):
             headings = len([h.get_text(" ", strip=True) for h in soup.find_all(["h1", "h2"])])
             words = sum(len(p.get_text().split()) for p in soup.find_all("p"))
         yield {"url": page.url, "headings": headings, "words": words}
+
+
+class SelectorSpider(Spider):
+    """What most scraping spiders do: CSS selectors (parsel) on every page.
+
+    The title, every ``<h2>``'s text and every link's href; with ``--follow`` the
+    crawl follows the page's links as usual. ``benchmarks/scrapy_runner.py
+    --selector`` runs the same extraction in Scrapy.
+    """
+
+    def parse(self, page: Page) -> SpiderOutput:
+        yield {
+            "url": page.url,
+            "title": page.css("title::text").get(),
+            "h2": page.css("h2::text").getall(),
+            "hrefs": len(page.css("a::attr(href)").getall()),
+        }

@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from crawlkit.lab.demo import wait_for_port
+from crawlkit.lab.servers import wait_for_port
 
 
 def free_port() -> int:

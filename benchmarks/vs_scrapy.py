@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from crawlkit.lab.demo import wait_for_port
+from crawlkit.lab.servers import wait_for_port
 
 HERE = Path(__file__).parent
 MODES = ("sync", "threaded", "threadpool", "multiprocess", "async", "gevent")

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from crawlkit.frontiers import disk as disk_frontier
-from crawlkit.lab.demo import DemoSite, SiteSpec, wait_for_port
+from crawlkit.lab.demo import DemoSite, SiteSpec
+from crawlkit.lab.servers import wait_for_port
 from servers import FaultServer
 
 SITE_SPEC = SiteSpec(pages=300, links=8)

@@ -19,7 +19,7 @@ from email.utils import format_datetime
 import brotli
 from aiohttp import web
 
-from crawlkit.lab.demo import LoopbackServer
+from crawlkit.lab.servers import LoopbackServer
 
 
 class FaultServer:

@@ -201,7 +201,7 @@ def test_seed_redirect_to_another_host_keeps_crawling_it():
 
 
 def test_wait_for_port(demo_site):
-    from crawlkit.lab.demo import wait_for_port
+    from crawlkit.lab.servers import wait_for_port
     from servers import closed_port
 
     wait_for_port(demo_site.port, timeout=1)  # returns at once: the demo site listens

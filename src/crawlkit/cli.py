@@ -266,7 +266,6 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _record(args: argparse.Namespace) -> int:
     from .lab.warc import RecordingProcessor, WarcRecorder
-    from .process import Processor
 
     if args.state:
         raise UsageError("record cannot be resumed: drop --state")
@@ -279,7 +278,7 @@ def _record(args: argparse.Namespace) -> int:
     seeds = _read_seeds(args)
     recorder = WarcRecorder(args.warc)
     try:
-        processor = RecordingProcessor(Processor(spider, settings), recorder)
+        processor = RecordingProcessor(spider, settings, recorder)
         code = _run(args, settings, spider, seeds.urls, processor=processor)
     finally:
         recorder.close()

@@ -4,7 +4,8 @@
   :mod:`.bench`: built-in workloads and the tutorial's claims; :mod:`.report`: tables,
   report.md and charts;
 * :mod:`.warc`: record a crawl to WARC and replay it on loopback;
-* :mod:`.demo`: the demo site served on 127.0.0.1; :mod:`.bench_spiders`: the spiders
+* :mod:`.demo` and :mod:`.shop`: the demo site and the shop served on 127.0.0.1, on
+  the loopback server base of :mod:`.servers`; :mod:`.bench_spiders`: the spiders
   the workloads run.
 
 The core never imports this package; only the command line does.

@@ -34,7 +34,7 @@ from urllib.parse import parse_qs
 
 from aiohttp import web
 
-from .demo import LoopbackServer
+from .servers import LoopbackServer
 
 CATEGORIES = ("books", "games", "tools")
 """Category slugs, in the order the home page lists them."""

@@ -26,8 +26,10 @@ from aiohttp import web
 from ..errors import UsageError
 from ..models import FetchResult, Outcome
 from ..process import Processor
+from ..settings import CrawlSettings
+from ..spiders import Spider
 from ..urls import canonicalize
-from .demo import LoopbackServer
+from .servers import LoopbackServer
 
 TTFB_HEADER = "WARC-Crawlkit-TTFB"
 DOWNLOAD_HEADER = "WARC-Crawlkit-Download"
@@ -78,8 +80,8 @@ class WarcRecorder:
 class RecordingProcessor(Processor):
     """The shared processor, storing every fetch result in a WARC file first."""
 
-    def __init__(self, inner: Processor, recorder: WarcRecorder) -> None:
-        self.__dict__.update(inner.__dict__)
+    def __init__(self, spider: Spider, settings: CrawlSettings, recorder: WarcRecorder) -> None:
+        super().__init__(spider, settings)
         self.recorder = recorder
 
     def __call__(self, result: FetchResult) -> Outcome:

@@ -161,3 +161,11 @@ def test_credentials_in_a_url_are_sent_to_that_url_only_as_basic_auth(mode):
         titles = sorted(r["title"] for r in result)
         token = base64.b64encode(b"user:p@ss").decode()
         assert titles == [f"cookie=none auth=Basic {token}", "cookie=none auth=none"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_private_origin_is_blocked_as_such_not_by_robots(mode, demo_site):
+    # robots.txt is fetched first and refused by --block-private: the page's record
+    # names the real cause
+    result = crawlkit.crawl(demo_site.url + "/", mode=mode, block_private=True)
+    assert [item["error"] for item in result] == ["blocked: private address"]

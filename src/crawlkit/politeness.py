@@ -118,6 +118,9 @@ class Politeness:
             state.robots = None
         elif status is not None:
             state.disallow_all = f"{BLOCKED} (it answered {status})"
+        elif error == Reason.BLOCKED_PRIVATE:
+            # the origin itself is refused: its pages fail for that, not for robots.txt
+            state.disallow_all = Reason.BLOCKED_PRIVATE.value
         else:
             state.disallow_all = f"{BLOCKED} (unreachable: {error or 'no response'})"
 

@@ -297,8 +297,9 @@ class CsvSink:
 
     The header is ``fields`` or, without them, the first item's keys; it is
     written with the first row (or by :meth:`close` when ``fields`` were given
-    and no item came). A key outside the header is left out of every row and
-    reported once through ``warn``. Cells: strings as they are, ``None`` and a
+    and no item came). A key outside the header is left out of every row; when
+    the header came from the first item (not chosen), each such key is reported
+    once through ``warn``. Cells: strings as they are, ``None`` and a
     missing key empty, numbers and booleans in their JSON spelling (``true``,
     ``1.5``), lists and dicts as JSON text. The values are those every sink
     accepts (:func:`item_problem`); ``NaN`` never gets here.
@@ -321,7 +322,8 @@ class CsvSink:
         self.fields: tuple[str, ...] | None = tuple(fields) if fields else None
         self._header_written = header_written
         self._warn = warn if warn is not None else _stderr_warning
-        self._left_out: set[str] = set()
+        self._left_out: set[str] = set()  # keys reported, or all of them when fields were chosen
+        self._report = self.fields is None
         self._buffer = io.StringIO()
         self._writer = csv.writer(self._buffer)
 
@@ -339,7 +341,7 @@ class CsvSink:
         if not self._header_written:
             self._row(fields)
             self._header_written = True
-        if len(item) > len(fields) or any(key not in fields for key in item):
+        if self._report and (len(item) > len(fields) or any(k not in fields for k in item)):
             extra = [key for key in item if key not in fields and key not in self._left_out]
             if extra:
                 self._left_out.update(extra)

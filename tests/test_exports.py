@@ -158,9 +158,10 @@ def test_library_out_fields_and_format(tmp_path, demo_site, capsys):
                             fields="url,title")
     assert len(result) == 0 and result.stats.items == 1
     assert "not in the header" not in capsys.readouterr().err  # the fields were chosen
-    assert _csv_rows(out) == [["url", "title"], [f"{demo_site.url}/page/1", "Demo page 1 — crawlkit"]]
+    title = "Demo page 1 — crawlkit"
+    assert _csv_rows(out) == [["url", "title"], [f"{demo_site.url}/page/1", title]]
     kept = crawlkit.crawl(f"{demo_site.url}/page/1", "sync", fields=["title"])
-    assert kept.items == [{"title": "Demo page 1 — crawlkit"}]
+    assert kept.items == [{"title": title}]
     with pytest.raises(UsageError, match="pass out="):
         crawlkit.crawl(f"{demo_site.url}/page/1", "sync", format="csv")
     with pytest.raises(UsageError, match="names no key"):

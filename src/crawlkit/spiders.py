@@ -154,8 +154,8 @@ class _DuckSpider(Spider):
 def load_spider(ref: str) -> Spider:
     """Load a spider from ``"package.module:Name"`` or ``"path/to/file.py:Name"``.
 
-    A module is looked up in the current directory first, then on ``sys.path``
-    (the installed ``crawlkit`` command finds ``myspiders:Name`` as ``python -m
+    A module is looked up on ``sys.path``, then in the current directory (so the
+    installed ``crawlkit`` command finds ``myspiders:Name`` as ``python -m
     crawlkit`` does). A file is imported as a module named after it, from its
     directory, which joins ``sys.path`` so that worker processes (the
     ``multiprocess`` and ``gevent`` strategies) import it the same way.
@@ -188,9 +188,11 @@ def load_spider(ref: str) -> Spider:
 
 
 def _importable(directory: str) -> None:
-    """Put ``directory`` (absolute) on ``sys.path``, where worker processes find it too."""
+    """Put ``directory`` (absolute) at the end of ``sys.path``, where worker processes
+    find it too; last, so that its files never shadow a module of the standard
+    library or of an installed package."""
     if directory not in sys.path:
-        sys.path.insert(0, directory)
+        sys.path.append(directory)
 
 
 def _import_file(path_text: str) -> ModuleType:

@@ -104,7 +104,9 @@ def test_spider_file_errors_are_usage_errors(tmp_path):
     _write_spider(tmp_path / "fine.py", "http://127.0.0.1:9")
     cases = [("./missing.py:S", "does not exist"), ("./fine.py:Nope", "has no attribute 'Nope'"),
              ("./broken_syntax.py:S", "cannot import spider file"),
-             ("shadow/json.py:X", "already imported"), ("shadow/wave.py:X", "taken by another module"), ("./notes.txt:S", "must end in .py"),
+             ("shadow/json.py:X", "already imported"),
+             ("shadow/wave.py:X", "taken by another module"),
+             ("./notes.txt:S", "must end in .py"),
              ("./fine.py:", "file.py:Name")]
     for ref, fragment in cases:
         assert_usage_error(run_cli("crawl", "--spider", ref, cwd=tmp_path), fragment)

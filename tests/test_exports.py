@@ -239,3 +239,17 @@ def test_json_with_state_is_refused_by_the_library(tmp_path):
     assert not (tmp_path / "s.db").exists()
 
 
+
+
+def test_a_resumed_csv_keeps_the_header_of_its_first_run(tmp_path, demo_site):
+    urls = [f"{demo_site.url}/page/{n}" for n in range(1, 5)]
+    out, state = tmp_path / "items.csv", tmp_path / "crawl.db"
+    first = crawlkit.crawl(urls, "sync", out=out, state=state, max_pages=2)
+    assert first.stats.pages == 2
+    crawlkit.crawl(urls, "sync", out=out, state=state, max_pages=4)  # resumes: limits may grow
+    rows = _csv_rows(out)
+    assert rows[0] == ["url", "final_url", "status", "title", "depth", "content_type", "links",
+                       "error"]
+    assert sorted(row[0] for row in rows[1:]) == sorted(urls)
+    with pytest.raises(UsageError, match="differ from the header"):
+        crawlkit.crawl(urls, "sync", out=out, state=state, max_pages=5, fields="url")

@@ -220,3 +220,21 @@ def test_spider_tracebacks_on_stderr_once_unless_quiet(quiet, tmp_path, demo_sit
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.count("Traceback") == (0 if quiet else 1), proc.stderr
     assert len(_items(proc.stdout)) == 4
+
+
+def test_the_crawler_hands_its_spider_error_hook_to_an_engine_that_takes_one(monkeypatch,
+                                                                               demo_site):
+    from crawlkit import crawler as crawler_module
+
+    handed: list[object] = []
+
+    class HookedEngine(crawler_module.Engine):
+        def __init__(self, *args, on_spider_error=None, **kwargs):
+            handed.append(on_spider_error)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(crawler_module, "Engine", HookedEngine)
+    monkeypatch.setattr(crawler_module, "_ENGINE_REPORTS_SPIDER_ERRORS", True)
+    hook = spider_error_printer()
+    Crawler(CrawlSettings(mode="sync"), on_spider_error=hook).run([f"{demo_site.url}/page/1"])
+    assert handed == [hook]

@@ -288,6 +288,7 @@ class Crawler:
     def _open_output(
         self, state: CrawlState | None, stack: contextlib.ExitStack
     ) -> IO[bytes] | None:
+        self._header_written = False
         if self.out is None:
             return None
         out = self.out
@@ -301,11 +302,11 @@ class Crawler:
                 raise UsageError(f"cannot write --out {str(out)!r}: {exc.strerror}") from None
             try:
                 state.check_output(out, stream)
+                self._resume_header(stream, self.resumed.out_offset)
             except BaseException:
                 stream.close()
                 raise
             stream.truncate(self.resumed.out_offset)  # drop records not committed as done
-            self._resume_header(stream, self.resumed.out_offset)
             stream.seek(self.resumed.out_offset)
         else:
             try:
@@ -328,7 +329,6 @@ class Crawler:
 
     def _resume_header(self, stream: IO[bytes], offset: int) -> None:
         """A resumed CSV output keeps the header it has; ``fields`` must match it."""
-        self._header_written = False
         if self.format != "csv" or offset == 0:
             return
         stream.seek(0)

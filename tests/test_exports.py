@@ -253,3 +253,14 @@ def test_a_resumed_csv_keeps_the_header_of_its_first_run(tmp_path, demo_site):
     assert sorted(row[0] for row in rows[1:]) == sorted(urls)
     with pytest.raises(UsageError, match="differ from the header"):
         crawlkit.crawl(urls, "sync", out=out, state=state, max_pages=5, fields="url")
+
+
+def test_a_resumed_csv_still_reports_keys_outside_its_first_items_header(tmp_path, demo_site,
+                                                                         capsys):
+    urls = [f"{demo_site.url}/page/1", f"{demo_site.url}/page/2"]
+    out, state = tmp_path / "items.csv", tmp_path / "crawl.db"
+    crawlkit.crawl(urls, "sync", spider=_ragged(), out=out, state=state, max_pages=1)
+    assert "not in the header" not in capsys.readouterr().err
+    crawlkit.crawl(urls, "sync", spider=_ragged(), out=out, state=state, max_pages=2)
+    assert "'extra'" in capsys.readouterr().err
+    assert _csv_rows(out) == [["url", "n"], [urls[0], "1"], [urls[1], "2"]]

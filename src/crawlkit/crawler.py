@@ -116,6 +116,7 @@ class Crawler:
             raise UsageError("format= chooses the format of out=: pass out= too")
         self.format = output_format(out, format)
         self.fields = parse_fields(fields)
+        self._fields_chosen = self.fields is not None  # else a resumed CSV's header sets them
         if state is not None and self.format == "json":
             raise UsageError("--state cannot resume a .json array (a killed crawl leaves it "
                              "unclosed): write .jsonl or .csv")
@@ -346,7 +347,8 @@ class Crawler:
             return self.sink if self.fields is None else ProjectingSink(self.sink, self.fields)
         if stream is not None:
             return open_sink(stream, self.format, self.fields, owned=True,
-                             header_written=self._header_written)
+                             header_written=self._header_written,
+                             report=not self._fields_chosen)
         collected = ListSink()
         self.items = collected.items
         return collected if self.fields is None else ProjectingSink(collected, self.fields)

@@ -310,11 +310,13 @@ class CsvSink:
         owned: close ``stream`` in :meth:`close`.
         header_written: the stream already holds the header (a resumed output).
         warn: receives the line about keys left out (default: stderr).
+        report: report keys left out (default: when ``fields`` were not given).
     """
 
     def __init__(self, stream: IO[bytes], fields: Sequence[str] | None = None, *,
                  owned: bool = False, header_written: bool = False,
-                 warn: Callable[[str], None] | None = None) -> None:
+                 warn: Callable[[str], None] | None = None,
+                 report: bool | None = None) -> None:
         if header_written and not fields:
             raise ValueError("a written header needs its fields")
         self.stream = stream
@@ -323,7 +325,8 @@ class CsvSink:
         self._header_written = header_written
         self._warn = warn if warn is not None else _stderr_warning
         self._left_out: set[str] = set()  # keys reported, or all of them when fields were chosen
-        self._report = self.fields is None
+        self._report = self.fields is None if report is None else report
+        self._known = frozenset(self.fields or ())
         self._buffer = io.StringIO()
         self._writer = csv.writer(self._buffer)
 
@@ -338,11 +341,13 @@ class CsvSink:
         fields = self.fields
         if fields is None:
             fields = self.fields = tuple(item)
+            self._known = frozenset(fields)
         if not self._header_written:
             self._row(fields)
             self._header_written = True
-        if self._report and (len(item) > len(fields) or any(k not in fields for k in item)):
-            extra = [key for key in item if key not in fields and key not in self._left_out]
+        known = self._known
+        if self._report and (len(item) > len(known) or not known.issuperset(item)):
+            extra = [key for key in item if key not in known and key not in self._left_out]
             if extra:
                 self._left_out.update(extra)
                 self._warn(f"csv: key(s) {', '.join(map(repr, extra))} not in the header "
@@ -384,13 +389,15 @@ def read_csv_header(stream: IO[bytes], limit: int) -> tuple[str, ...] | None:
 
 def open_sink(stream: IO[bytes], format: str, fields: Sequence[str] | None = None, *,
               owned: bool = False, header_written: bool = False,
-              warn: Callable[[str], None] | None = None) -> Sink:
+              warn: Callable[[str], None] | None = None, report: bool | None = None) -> Sink:
     """The sink writing ``format`` (one of :data:`FORMATS`) to ``stream``.
 
-    ``fields`` is the CSV header, or for JSON the keys kept, in that order.
+    ``fields`` is the CSV header, or for JSON the keys kept, in that order; the
+    other arguments are :class:`CsvSink`'s.
     """
     if format == "csv":
-        return CsvSink(stream, fields, owned=owned, header_written=header_written, warn=warn)
+        return CsvSink(stream, fields, owned=owned, header_written=header_written, warn=warn,
+                       report=report)
     sink: Sink = (JsonArraySink(stream, owned=owned) if format == "json"
                   else JsonLinesSink(stream, owned=owned))
     return sink if not fields else ProjectingSink(sink, fields)

@@ -20,11 +20,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import os
-import sys
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from .errors import SpiderLoadError
@@ -164,6 +160,8 @@ def load_spider(ref: str) -> Spider:
         SpiderLoadError: the reference is malformed, the module or file cannot be
             imported, or the name is missing or not a spider.
     """
+    import os
+
     module_name, sep, attr = ref.rpartition(":")
     if not sep or not module_name or not attr:
         raise SpiderLoadError(f"spider must look like 'module:Name' or 'file.py:Name', "
@@ -191,12 +189,17 @@ def _importable(directory: str) -> None:
     """Put ``directory`` (absolute) at the end of ``sys.path``, where worker processes
     find it too; last, so that its files never shadow a module of the standard
     library or of an installed package."""
+    import sys
+
     if directory not in sys.path:
         sys.path.append(directory)
 
 
-def _import_file(path_text: str) -> ModuleType:
+def _import_file(path_text: str) -> Any:
     """Import ``path_text`` (a ``.py`` file) as the module named after the file."""
+    import sys
+    from pathlib import Path
+
     path = Path(path_text)
     if path.suffix != ".py":
         raise SpiderLoadError(f"spider file {path_text!r} must end in .py")

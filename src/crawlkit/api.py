@@ -7,9 +7,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast, overload
 
-from .crawler import Crawler, ProgressArg
+from .crawler import Crawler, ProgressArg, Seed
 from .errors import UsageError
-from .models import Item
+from .models import Item, Request
 from .settings import OPTIONS, CrawlOptions, CrawlSettings
 from .sinks import Sink
 from .spiders import Spider, as_spider
@@ -41,7 +41,7 @@ class CrawlResult(Sequence[Item]):
 
 
 def crawl(
-    urls_or_spider: str | Iterable[str] | Spider | type | Any = None,
+    urls_or_spider: Seed | Iterable[Seed] | Spider | type | Any = None,
     mode: str = "async",
     *,
     spider: Any = None,
@@ -52,20 +52,26 @@ def crawl(
     job: str | None = None,
     lease: float = 60.0,
     progress: ProgressArg = None,
+    format: str | None = None,
+    fields: str | Sequence[str] | None = None,
+    sitemaps: Iterable[str] = (),
     **options: Unpack[CrawlOptions],
 ) -> CrawlResult:
     """Crawl and return what the spider produced.
 
     Args:
-        urls_or_spider: one URL, an iterable of URLs, or a spider (instance, class
-            or function) whose ``start_urls`` are the seeds.
+        urls_or_spider: one URL or :class:`Request`, an iterable of them, or a
+            spider (instance, class or function) whose start requests (its
+            ``start_urls`` and ``sitemap_urls``) are the seeds.
         mode: the fetch strategy, one of :data:`crawlkit.MODES` (or a registered
             or ``"module:Class"`` strategy).
         spider: the spider, when the first argument holds the URLs. Default: one
             record per page (:class:`crawlkit.DefaultSpider`).
         sink: where items go; by default they are collected and returned.
-        out, state, frontier, job, lease, progress: as in :class:`crawlkit.Crawler`
-            (``state="crawl.db", out="items.jsonl"`` makes the crawl resumable).
+        out, state, frontier, job, lease, progress, format, fields, sitemaps: as in
+            :class:`crawlkit.Crawler` (``out="items.csv", fields=["url", "title"]``
+            writes CSV; ``state="crawl.db", out="items.jsonl"`` makes the crawl
+            resumable; ``sitemaps=[url]`` crawls the pages a sitemap lists).
         **options: any :class:`CrawlSettings` field (:class:`CrawlOptions`), e.g.
             ``follow=True, max_pages=100``.
 
@@ -77,8 +83,8 @@ def crawl(
         UsageError: bad options or no seed URL (``InvalidURL`` for a malformed seed).
         FetcherError: the strategy's machinery failed.
     """
-    seeds: list[str]
-    if isinstance(urls_or_spider, str):
+    seeds: list[Seed]
+    if isinstance(urls_or_spider, (str, Request)):
         seeds = [urls_or_spider]
     elif urls_or_spider is None or _is_spider_like(urls_or_spider):
         if urls_or_spider is not None:
@@ -87,14 +93,15 @@ def crawl(
             spider = urls_or_spider
         seeds = []
     else:
-        seeds = list(cast(Iterable[str], urls_or_spider))
+        seeds = list(cast(Iterable[Seed], urls_or_spider))
     unknown = set(options) - set(OPTIONS)
     if unknown:
         raise UsageError(f"unknown option(s) {', '.join(sorted(unknown))}")
     settings = CrawlSettings(mode=mode, **cast(dict[str, Any], options))
     the_spider = as_spider(spider)
     crawler = Crawler(settings, the_spider, sink, out=out, state=state, frontier=frontier,
-                      job=job, lease=lease, progress=progress)
+                      job=job, lease=lease, progress=progress, format=format, fields=fields,
+                      sitemaps=sitemaps)
     stats = crawler.run(seeds or None)
     return CrawlResult(crawler.items, stats)
 

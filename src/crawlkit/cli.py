@@ -11,7 +11,7 @@ import contextlib
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -29,7 +29,7 @@ from .settings import (
     option_argv,
     positive,
 )
-from .sinks import JsonLinesSink
+from .sinks import FORMATS, open_sink, output_format, parse_fields
 from .spiders import DefaultSpider, Spider, load_spider
 
 EXIT_OK = 0
@@ -54,7 +54,17 @@ _positive_float = flag_type(float, positive)
 def _add_crawl_flags(p: argparse.ArgumentParser) -> None:
     add_option_flags(p, exclude=(), choices=known_modes())
     _add_spider_flag(p)
-    p.add_argument("--out", metavar="FILE", help="write JSON lines to FILE (default: stdout)")
+    p.add_argument("--out", metavar="FILE",
+                   help="write items to FILE, in the format its extension names: .jsonl or "
+                        ".ndjson JSON lines, .json a JSON array, .csv CSV (default: JSON "
+                        "lines on stdout)")
+    p.add_argument("--format", choices=FORMATS, default=None,
+                   help="the output format, whatever --out's extension")
+    p.add_argument("--fields", metavar="A,B,C",
+                   help="keys written, in this order: the CSV header (default: the first "
+                        "item's keys), or the only keys kept in JSON")
+    p.add_argument("--sitemap", action="append", default=[], metavar="URL",
+                   help="crawl the pages this sitemap (or robots.txt) lists (repeatable)")
     p.add_argument("--state", metavar="FILE.db",
                    help="keep the crawl in SQLite; the same command again resumes it")
     p.add_argument("--frontier", metavar="redis://HOST:PORT/DB",
@@ -62,7 +72,8 @@ def _add_crawl_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--job", metavar="NAME", help="the shared crawl's name (with --frontier)")
     p.add_argument("--lease", type=_positive_float, default=60.0, metavar="S",
                    help="seconds a worker may hold a URL before others take it (default: 60)")
-    p.add_argument("--quiet", action="store_true", help="no summary on stderr")
+    p.add_argument("--quiet", action="store_true",
+                   help="no summary, progress or spider tracebacks on stderr")
 
 
 def _add_rule_flags(p: argparse.ArgumentParser) -> None:
@@ -73,7 +84,9 @@ def _add_rule_flags(p: argparse.ArgumentParser) -> None:
 
 def _add_spider_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--spider", metavar="MODULE:NAME",
-                   help="run a spider class or function instead of the default records")
+                   help="run a spider class or function instead of the default records: "
+                        "module:Name (from the current directory or installed) or "
+                        "path/to/file.py:Name")
 
 
 def _rule_args(args: argparse.Namespace) -> list[str]:
@@ -95,8 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     crawl = sub.add_parser("crawl", help="crawl the URLs in a file and print JSON lines")
-    crawl.add_argument("urls_file", metavar="URLS_FILE",
-                       help="one URL per line; blank lines and # comments are skipped")
+    crawl.add_argument("urls_file", metavar="URLS_FILE", nargs="?", default=None,
+                       help="one URL per line; blank lines and # comments are skipped; "
+                            "'-' reads standard input; without it the seeds are the "
+                            "spider's start requests and the --sitemap URLs")
     _add_crawl_flags(crawl)
 
     demo = sub.add_parser("demo", help="serve the built-in demo site on loopback and crawl it")
@@ -188,17 +203,20 @@ def _run(
     args: argparse.Namespace,
     settings: CrawlSettings,
     spider: Spider,
-    seeds: Sequence[str],
+    seeds: Sequence[str] | None,
     processor: Processor | None = None,
 ) -> int:
     out = getattr(args, "out", None)
+    fields = parse_fields(args.fields)
     crawler = Crawler(
         settings, args.spider or spider,
-        None if out else JsonLinesSink(sys.stdout.buffer),
+        None if out else open_sink(sys.stdout.buffer, output_format(None, args.format), fields),
         out=out, state=getattr(args, "state", None),
         frontier=getattr(args, "frontier", None), job=getattr(args, "job", None),
         lease=getattr(args, "lease", 60.0), progress=not args.quiet, processor=processor,
         notify=None if args.quiet else _note,
+        format=args.format if out else None, fields=fields if out else None,
+        sitemaps=args.sitemap, on_spider_error=None if args.quiet else spider_error_printer(),
     )
     with _graceful_stop(crawler, quiet=args.quiet) as stopped_by:
         stats = crawler.run(seeds)
@@ -216,6 +234,20 @@ def _run(
 
 def _note(message: str) -> None:
     print(f"crawlkit: {message}", file=sys.stderr)
+
+
+def spider_error_printer() -> Callable[[str, str], None]:
+    """An ``on_spider_error`` hook printing each distinct error's traceback once on stderr."""
+    shown: set[str] = set()
+
+    def show(reason: str, traceback: str) -> None:
+        if reason in shown:
+            return
+        shown.add(reason)
+        print(f"crawlkit: {reason} (first time; the page is a failed record)\n"
+              f"{traceback.rstrip()}", file=sys.stderr)
+
+    return show
 
 
 @contextlib.contextmanager
@@ -246,7 +278,13 @@ def _graceful_stop(crawler: Crawler, quiet: bool) -> Iterator[list[int]]:
 
 def _crawl(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    parse_fields(args.fields)  # refuse an empty --fields before reading any seed
     spider = _spider(args)
+    if args.urls_file is None:
+        if not args.spider and not args.sitemap:
+            raise UsageError("no URL to crawl: pass URLS_FILE ('-' for stdin), --sitemap URL, "
+                             "or a --spider with start_urls or sitemap_urls")
+        return _run(args, settings, spider, None)
     seeds = _read_seeds(args)
     return _run(args, settings, spider, seeds.urls)
 

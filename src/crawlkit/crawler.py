@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import inspect
 import json
 import os
 import threading
@@ -19,15 +20,28 @@ from typing import IO, Any
 from .engine import Engine
 from .errors import UsageError
 from .frontiers.journal import CrawlState, Resume
+from .models import Request
 from .process import Processor
 from .progress import Snapshot, progress_for
 from .settings import CrawlSettings
-from .sinks import JsonLinesSink, ListSink, Sink
+from .sinks import (
+    ListSink,
+    ProjectingSink,
+    Sink,
+    open_sink,
+    output_format,
+    parse_fields,
+    read_csv_header,
+)
 from .spiders import DefaultSpider, FunctionSpider, Spider, as_spider, load_spider
 from .stats import Stats
 from .urls import canonicalize
 
 ProgressArg = bool | Callable[[Snapshot], None] | None
+Seed = str | Request
+"""A seed: a URL (fetched with the spider's ``parse``) or a :class:`Request`."""
+SITEMAP_CALLBACK = "_parse_sitemap"
+"""The spider method a sitemap (or robots.txt) seed is parsed by."""
 
 
 class Crawler:
@@ -37,9 +51,14 @@ class Crawler:
         settings: the crawl options.
         spider: a spider instance, class or function, or a ``"module:Name"``
             reference; default: one record per page (:class:`DefaultSpider`).
-        sink: where items go. Default: the ``out`` file as JSON lines, or, without
-            ``out``, a list kept in :attr:`items`.
-        out: write JSON lines to this file (required with ``state``).
+        sink: where items go. Default: the ``out`` file, or, without ``out``, a
+            list kept in :attr:`items`.
+        out: write items to this file (required with ``state``), in the format its
+            extension names: ``.jsonl``/``.ndjson`` JSON lines, ``.json`` one JSON
+            array, ``.csv`` CSV; JSON lines for any other.
+        format: ``"jsonl"``, ``"json"`` or ``"csv"``: overrides ``out``'s extension.
+        fields: keys to write, in order (a list or ``"a,b,c"``): the CSV header
+            (default: the first item's keys), or for JSON the only keys kept.
         state: a SQLite file that keeps the crawl; the same crawl run again with
             the same file resumes it, and the output holds each record once.
         frontier: ``"redis://HOST:PORT/DB"``: share the crawl with every worker
@@ -52,6 +71,10 @@ class Crawler:
         processor: replaces the default processing stage (for recording).
         notify: called with a line for humans when a durable crawl resumes
             (``"resuming: N done, M queued"``) or has nothing left to do.
+        sitemaps: sitemap (or robots.txt) URLs whose pages are crawled: each adds
+            the seed ``Request(url, callback="_parse_sitemap")``.
+        on_spider_error: called with ``(reason, traceback)`` the first time each
+            distinct spider error happens (the CLI prints them).
 
     After :meth:`run`, :attr:`resumed` holds what an earlier run had committed
     (``None`` for a fresh crawl) and :attr:`already_complete` says whether there
@@ -72,6 +95,10 @@ class Crawler:
         progress: ProgressArg = None,
         processor: Processor | None = None,
         notify: Callable[[str], None] | None = None,
+        format: str | None = None,
+        fields: str | Sequence[str] | None = None,
+        sitemaps: Iterable[str] = (),
+        on_spider_error: Callable[[str, str], None] | None = None,
     ) -> None:
         if state is not None and frontier is not None:
             raise UsageError("--state and --frontier are exclusive: Redis keeps the crawl")
@@ -85,6 +112,17 @@ class Crawler:
             raise UsageError("pass sink= or out=, not both")
         if not lease > 0:
             raise UsageError(f"--lease must be positive, got {lease}")
+        if format is not None and out is None:
+            raise UsageError("format= chooses the format of out=: pass out= too")
+        self.format = output_format(out, format)
+        self.fields = parse_fields(fields)
+        self._fields_chosen = self.fields is not None  # else a resumed CSV's header sets them
+        if state is not None and self.format == "json":
+            raise UsageError("--state cannot resume a .json array (a killed crawl leaves it "
+                             "unclosed): write .jsonl or .csv")
+        self.sitemaps = tuple(Request(url, callback=SITEMAP_CALLBACK) for url in sitemaps)
+        self.on_spider_error = on_spider_error
+        self._header_written = False  # the resumed CSV output holds its header
         self.settings = settings
         self.spider_ref = spider if isinstance(spider, str) else _spider_ref(spider)
         self.spider = load_spider(spider) if isinstance(spider, str) else (
@@ -116,28 +154,60 @@ class Crawler:
         if engine is not None:
             engine.request_stop()
 
-    def fingerprint(self, seeds: Sequence[str]) -> str:
+    def fingerprint(self, seeds: Sequence[Seed]) -> str:
         """What makes two runs the same crawl (mode, concurrency and limits may change)."""
         s = self.settings
-        ident = {"seeds": list(seeds), "follow": s.follow, "allow": list(s.allow),
+        listed = [seed if isinstance(seed, str) else seed.to_dict() for seed in seeds]
+        ident = {"seeds": listed, "follow": s.follow, "allow": list(s.allow),
                  "deny": list(s.deny), "any_host": not s.same_host, "max_depth": s.max_depth,
                  "spider": self.spider_ref}
         return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
 
-    def run(self, seeds: Iterable[str] | None = None) -> Stats:
-        """Crawl from ``seeds`` (default: the spider's ``start_urls``).
+    def start_requests(self, seeds: Iterable[Seed] | None = None) -> list[Seed]:
+        """The seeds a run starts from: ``seeds`` (URLs or Requests) or, when
+        ``None``, the spider's ``start_requests()`` (its ``start_urls``, and its
+        ``sitemap_urls`` parsed as sitemaps); then the ``sitemaps`` seeds.
 
         Raises:
-            UsageError: no seed, or the state, frontier or output cannot be used
-                (checked before any fetch; nothing is created or changed then).
+            UsageError: no seed at all, or a seed's callback or errback is not a
+                method of the spider.
+            InvalidURL: a seed is not an absolute http(s) URL.
+        """
+        if seeds is not None:
+            urls: list[Seed] = list(seeds)
+        else:
+            urls = list(_spider_start(self.spider))
+        urls.extend(self.sitemaps)
+        if not urls:
+            raise UsageError("no URL to crawl: pass URLs, a sitemap, or a spider with "
+                             "start_urls or sitemap_urls")
+        for url in urls:
+            if isinstance(url, Request):
+                self._check_handlers(url)
+            elif isinstance(url, str):
+                canonicalize(url)  # InvalidURL now, before a state or output file is touched
+            else:
+                raise UsageError(f"a seed is a URL or a Request, got {type(url).__name__}")
+        return urls
+
+    def _check_handlers(self, request: Request) -> None:
+        for kind, name in (("callback", request.callback), ("errback", request.errback)):
+            if name is not None and not callable(_handler(self.spider, name)):
+                raise UsageError(f"start request {request.url!r}: the spider has no "
+                                 f"{kind} method {name!r}")
+
+    def run(self, seeds: Iterable[Seed] | None = None) -> Stats:
+        """Crawl from ``seeds``: URLs or :class:`Request` objects (default: the
+        spider's start requests, see :meth:`start_requests`).
+
+        Raises:
+            UsageError: no seed, a start request's callback is missing, or the
+                state, frontier or output cannot be used (checked before any fetch;
+                nothing is created or changed then).
             InvalidURL: a seed is not an absolute http(s) URL.
             FetcherError: the strategy's machinery failed.
         """
-        urls = list(seeds) if seeds is not None else list(self.spider.start_urls)
-        if not urls:
-            raise UsageError("no URL to crawl: pass URLs or a spider with start_urls")
-        for url in urls:
-            canonicalize(url)  # InvalidURL now, before a state or output file is touched
+        urls = self.start_requests(seeds)
         self.resumed, self.pending, self.already_complete = None, 0, False
         with contextlib.ExitStack() as stack:
             state = self._open_state(urls, stack)
@@ -155,15 +225,18 @@ class Crawler:
                 assert self.resumed is not None
                 return _stats_of(self.settings.mode, self.resumed)
             show = self._progress(stack)
+            hooks: dict[str, Any] = {}
+            if self.on_spider_error is not None and _ENGINE_REPORTS_SPIDER_ERRORS:
+                hooks["on_spider_error"] = self.on_spider_error
             engine = Engine(self.settings, self.spider, sink, processor=self.processor,
                             state=state, state_stream=stream if state is not None else None,
-                            frontier=redis, progress=show)
+                            frontier=redis, progress=show, **hooks)
             with self._lock:
                 self._engine = engine
                 if self._stop:
                     engine.request_stop()
             try:
-                return engine.run(urls)
+                return engine.run(urls)  # type: ignore[arg-type,unused-ignore]
             finally:
                 with self._lock:
                     self._engine = None
@@ -188,7 +261,7 @@ class Crawler:
         _, _, tail = stats.summary().partition(";")
         return line + (";" + tail if tail else "")
 
-    def _open_state(self, seeds: Sequence[str], stack: contextlib.ExitStack) -> CrawlState | None:
+    def _open_state(self, seeds: Sequence[Seed], stack: contextlib.ExitStack) -> CrawlState | None:
         if self.state is None:
             return None
         assert self.out is not None
@@ -216,6 +289,7 @@ class Crawler:
     def _open_output(
         self, state: CrawlState | None, stack: contextlib.ExitStack
     ) -> IO[bytes] | None:
+        self._header_written = False
         if self.out is None:
             return None
         out = self.out
@@ -229,6 +303,7 @@ class Crawler:
                 raise UsageError(f"cannot write --out {str(out)!r}: {exc.strerror}") from None
             try:
                 state.check_output(out, stream)
+                self._resume_header(stream, self.resumed.out_offset)
             except BaseException:
                 stream.close()
                 raise
@@ -244,7 +319,7 @@ class Crawler:
             state.bind_output(out, stream)
         return stream
 
-    def _open_frontier(self, seeds: Sequence[str]) -> Any:
+    def _open_frontier(self, seeds: Sequence[Seed]) -> Any:
         if self.frontier is None:
             return None
         from .frontiers.redis import RedisFrontier, connect
@@ -253,14 +328,30 @@ class Crawler:
         return RedisFrontier(self.settings, connect(self.frontier), self.job,
                              self.fingerprint(seeds), lease=self.lease)
 
+    def _resume_header(self, stream: IO[bytes], offset: int) -> None:
+        """A resumed CSV output keeps the header it has; ``fields`` must match it."""
+        if self.format != "csv" or offset == 0:
+            return
+        stream.seek(0)
+        header = read_csv_header(stream, offset)
+        if header is None:
+            raise UsageError(f"--out {str(self.out)!r} has no CSV header; use a new state file")
+        if self.fields is not None and self.fields != header:
+            raise UsageError(f"--fields {','.join(self.fields)} differ from the header of "
+                             f"--out {str(self.out)!r} ({','.join(header)}); pass the same "
+                             "fields or use a new state file")
+        self.fields, self._header_written = header, True
+
     def _sink(self, stream: IO[bytes] | None) -> Sink:
         if self.sink is not None:
-            return self.sink
+            return self.sink if self.fields is None else ProjectingSink(self.sink, self.fields)
         if stream is not None:
-            return JsonLinesSink(stream, owned=True)
+            return open_sink(stream, self.format, self.fields, owned=True,
+                             header_written=self._header_written,
+                             report=not self._fields_chosen)
         collected = ListSink()
         self.items = collected.items
-        return collected
+        return collected if self.fields is None else ProjectingSink(collected, self.fields)
 
     def _progress(self, stack: contextlib.ExitStack) -> Callable[[Snapshot], None] | None:
         if self.progress is None or self.progress is False:
@@ -270,6 +361,32 @@ class Crawler:
             stack.enter_context(shown)
             return shown
         return self.progress
+
+
+_ENGINE_REPORTS_SPIDER_ERRORS = "on_spider_error" in inspect.signature(Engine).parameters
+"""Whether the engine calls an ``on_spider_error(reason, traceback)`` hook."""
+
+
+def _handler(spider: Spider, name: str) -> Any:
+    """The spider method ``name`` (looked up on a wrapped spider object too)."""
+    found = getattr(spider, name, None)
+    if found is None:
+        inner = getattr(spider, "inner", None)
+        found = getattr(inner, name, None) if inner is not None else None
+    return found
+
+
+def _spider_start(spider: Spider) -> Iterable[Seed]:
+    """The spider's own seeds: ``start_requests()`` when it has one, else its
+    ``start_urls`` and its ``sitemap_urls`` (as sitemap requests)."""
+    start = getattr(spider, "start_requests", None)
+    if callable(start):
+        out: Iterable[Seed] | None = start()
+        return () if out is None else out
+    urls: list[Seed] = list(spider.start_urls)
+    urls += [Request(url, callback=SITEMAP_CALLBACK)
+             for url in getattr(spider, "sitemap_urls", ())]
+    return urls
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ class SeedFile:
 
 def read_seed_file(path: str | Path) -> SeedFile:
     """Read one URL per line; blank lines and ``#`` comments are skipped.
+    The path ``-`` reads standard input.
 
     A line that is not an absolute http(s) URL is skipped with a warning naming
     its line number; the good lines are kept in order.
@@ -27,7 +29,10 @@ def read_seed_file(path: str | Path) -> SeedFile:
         SeedFileError: the file is missing, unreadable, or not text.
     """
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
+        if str(path) == "-":
+            text = sys.stdin.buffer.read().decode("utf-8-sig")
+        else:
+            text = Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise SeedFileError(f"cannot read URLs file {str(path)!r}: no such file") from None
     except IsADirectoryError:

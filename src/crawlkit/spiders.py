@@ -148,21 +148,82 @@ class _DuckSpider(Spider):
 
 
 def load_spider(ref: str) -> Spider:
-    """Load a spider from ``"package.module:Name"``.
+    """Load a spider from ``"package.module:Name"`` or ``"path/to/file.py:Name"``.
+
+    A module is looked up on ``sys.path``, then in the current directory (so the
+    installed ``crawlkit`` command finds ``myspiders:Name`` as ``python -m
+    crawlkit`` does). A file is imported as a module named after it, from its
+    directory, which joins ``sys.path`` so that worker processes (the
+    ``multiprocess`` and ``gevent`` strategies) import it the same way.
 
     Raises:
-        SpiderLoadError: the reference is malformed, the module cannot be imported,
-            or the name is missing or not a spider.
+        SpiderLoadError: the reference is malformed, the module or file cannot be
+            imported, or the name is missing or not a spider.
     """
-    module_name, sep, attr = ref.partition(":")
+    import os
+
+    module_name, sep, attr = ref.rpartition(":")
     if not sep or not module_name or not attr:
-        raise SpiderLoadError(f"spider must look like 'module:Name', got {ref!r}")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise SpiderLoadError(f"cannot import spider module {module_name!r}: {exc}") from exc
+        raise SpiderLoadError(f"spider must look like 'module:Name' or 'file.py:Name', "
+                              f"got {ref!r}")
+    if module_name.endswith(".py") or "/" in module_name or os.sep in module_name:
+        module = _import_file(module_name)
+    else:
+        _importable(os.getcwd())
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise SpiderLoadError(f"cannot import spider module {module_name!r}: {exc}") from exc
+        except SyntaxError as exc:
+            raise SpiderLoadError(f"cannot import spider module {module_name!r}: {exc}") from None
+        except (TypeError, ValueError) as exc:  # e.g. a relative name: '.spiders'
+            raise SpiderLoadError(f"cannot import spider module {module_name!r}: {exc}") from None
     try:
         obj = getattr(module, attr)
     except AttributeError as exc:
-        raise SpiderLoadError(f"module {module_name!r} has no attribute {attr!r}") from exc
+        raise SpiderLoadError(f"{module_name!r} has no attribute {attr!r}") from exc
     return as_spider(obj)
+
+
+def _importable(directory: str) -> None:
+    """Put ``directory`` (absolute) at the end of ``sys.path``, where worker processes
+    find it too; last, so that its files never shadow a module of the standard
+    library or of an installed package."""
+    import sys
+
+    if directory not in sys.path:
+        sys.path.append(directory)
+
+
+def _import_file(path_text: str) -> Any:
+    """Import ``path_text`` (a ``.py`` file) as the module named after the file."""
+    import sys
+    from pathlib import Path
+
+    path = Path(path_text)
+    if path.suffix != ".py":
+        raise SpiderLoadError(f"spider file {path_text!r} must end in .py")
+    if not path.is_file():
+        raise SpiderLoadError(f"spider file {path_text!r} does not exist")
+    name = path.stem
+    if not name.isidentifier():
+        raise SpiderLoadError(f"spider file {path_text!r}: {name!r} is not a module name; "
+                              "rename the file")
+    resolved = path.resolve()
+    known = sys.modules.get(name)
+    if known is not None:
+        if Path(getattr(known, "__file__", None) or "").resolve() != resolved:
+            raise SpiderLoadError(f"spider file {path_text!r}: a module named {name!r} is "
+                                  "already imported; rename the file")
+        return known
+    _importable(str(resolved.parent))
+    try:
+        module = importlib.import_module(name)
+    except ImportError as exc:
+        raise SpiderLoadError(f"cannot import spider file {path_text!r}: {exc}") from exc
+    except SyntaxError as exc:
+        raise SpiderLoadError(f"cannot import spider file {path_text!r}: {exc}") from None
+    if Path(getattr(module, "__file__", None) or "").resolve() != resolved:
+        raise SpiderLoadError(f"spider file {path_text!r}: the name {name!r} is taken by "
+                              "another module; rename the file")
+    return module

@@ -11,10 +11,14 @@ import codecs
 import html
 import re
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from selectolax.lexbor import LexborHTMLParser
 
 from .urls import origin_of, resolve_link
+
+if TYPE_CHECKING:
+    from bs4 import BeautifulSoup
 
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8"),
@@ -160,3 +164,33 @@ def extract_by_scan(text: str, base_url: str) -> tuple[str | None, tuple[str, ..
         if url is not None:
             links[url] = None
     return title or None, tuple(links)
+
+
+_XML_DECLARATION = re.compile(r"\s*<\?xml\b[^>]*>")
+
+
+def base_href(text: str) -> str | None:
+    """The ``href`` of an HTML document's first ``<base>`` tag, entities decoded
+    (``None`` when it has none)."""
+    tag = _BASE_TAG.search(text)
+    if tag is None:
+        return None
+    found = _HREF.search(tag.group(0))
+    if found is None:
+        return None
+    return html.unescape(next(g for g in found.groups() if g is not None))
+
+
+def make_soup(text: str) -> BeautifulSoup:
+    """An HTML document parsed by BeautifulSoup on the lxml builder.
+
+    An XHTML page's XML declaration is left out first: the HTML parser ignores it
+    anyway, and bs4 would take it for XML parsed as HTML and warn
+    (``XMLParsedAsHTMLWarning``).
+    """
+    from bs4 import BeautifulSoup
+
+    declaration = _XML_DECLARATION.match(text)
+    if declaration is not None:
+        text = text[declaration.end():]
+    return BeautifulSoup(text, "lxml")

@@ -138,6 +138,12 @@ class Request:
         setattr_(self, "attempt", attempt)
         setattr_(self, "purpose", purpose)
 
+    def __hash__(self) -> int:
+        # the generated hash would fail on ``meta`` (a dict): hash what identifies the
+        # request; equal requests still hash alike (eq compares every field)
+        return hash((self.url, self.method, self.body, self.callback, self.errback,
+                     self.depth, self.hops, self.attempt, self.purpose))
+
     @property
     def fingerprint(self) -> str:
         """The de-duplication key: the canonical URL, plus the method and a digest of

@@ -167,18 +167,21 @@ def extract_by_scan(text: str, base_url: str) -> tuple[str | None, tuple[str, ..
 
 
 _XML_DECLARATION = re.compile(r"\s*<\?xml\b[^>]*>")
+# spelled out rather than re.I: a third faster over a whole page, which every page pays
+_BASE_OPEN = re.compile(r"<[bB][aA][sS][eE]\b[^>]*>")
+_HREF_ATTR = re.compile(r"""\shref\b(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?""", re.I)
 
 
 def base_href(text: str) -> str | None:
-    """The ``href`` of an HTML document's first ``<base>`` tag, entities decoded
-    (``None`` when it has none)."""
-    tag = _BASE_TAG.search(text)
-    if tag is None:
-        return None
-    found = _HREF.search(tag.group(0))
-    if found is None:
-        return None
-    return html.unescape(next(g for g in found.groups() if g is not None))
+    """The ``href`` of an HTML document's first ``<base>`` that has one, entities
+    decoded, as :func:`extract` reads it (``""`` for ``<base href>``, ``None`` when
+    no ``<base>`` has an ``href``)."""
+    for tag in _BASE_OPEN.finditer(text):
+        found = _HREF_ATTR.search(tag.group(0))
+        if found is not None:
+            value = next((g for g in found.groups() if g is not None), "")
+            return html.unescape(value)
+    return None
 
 
 def make_soup(text: str) -> BeautifulSoup:

@@ -71,8 +71,11 @@ class Processor:
     """Turns one :class:`FetchResult` into an :class:`Outcome`.
 
     Args:
-        spider: the spider whose ``parse``/``failed`` produce items and URLs.
-        settings: the crawl's settings (``follow`` and ``max_redirects`` are used).
+        spider: the spider whose callbacks (``parse`` unless a request names another)
+            and errbacks (``failed``) produce items, URLs and Requests, and whose
+            ``process_item`` sees every item.
+        settings: the crawl's settings (``follow``, ``max_redirects`` and ``retries``
+            are used).
     """
 
     def __init__(self, spider: Spider, settings: CrawlSettings) -> None:
@@ -318,20 +321,23 @@ def _collect(
     resolved against ``base``, Requests."""
     if output is None:
         return
-    if isinstance(output, _SINGLE) or _as_item(output) is not None:
-        output = (output,)
+    if isinstance(output, _SINGLE) or not hasattr(type(output), "__iter__"):
+        output = (output,)  # a single value returned (a dataclass is not iterable)
     for value in output:
-        if isinstance(value, str):
+        if isinstance(value, dict):
+            item: Item | None = value
+        elif isinstance(value, str):
             url = resolve_link(base, value)
             if url is not None:
                 out.follow.append(url)
             continue
-        if isinstance(value, Request):
+        elif isinstance(value, Request):
             out.follow.append(value)
             continue
-        if value is None:
+        elif value is None:
             continue
-        item = value if isinstance(value, dict) else _as_item(value)
+        else:
+            item = _as_item(value)
         if item is None:
             out.error = _bad_yield(value, output)
             out.items.clear()

@@ -53,13 +53,13 @@ def shop() -> Iterator[ShopSite]:
 
 def process(spider: Any, request: Request | str, body: bytes | str = b"<html></html>",
             headers: dict[str, str] | None = None, status: int = 200,
-            error: str | None = None) -> Outcome:
+            error: str | None = None, **options: Any) -> Outcome:
     """One response through a fresh processor."""
     if isinstance(request, str):
         request = Request(request)
     if isinstance(body, str):
         body = body.encode()
-    settings = CrawlSettings(retries=0)
+    settings = CrawlSettings(retries=0, **options)
     result = FetchResult(request, status if error is None else None,
                          HTML if headers is None else headers, body, error)
     return Processor(as_spider(spider), settings)(result)
@@ -452,6 +452,19 @@ def test_a_malformed_sitemap_is_a_failed_record_with_its_reason():
     assert outcome.traceback is None and outcome.follow == ()
     outcome = _sitemap("http://h/page.xml", "<html><p>hi</p></html>")
     assert outcome.error == "not a sitemap: root element 'html'"
+
+
+def test_a_gzip_sitemap_inflates_within_the_crawls_max_bytes():
+    ns = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
+    urlset = (f"<urlset {ns}>" + "<url><loc>http://h/product/1</loc></url>" * 100
+              + "</urlset>").encode()
+    request = Request("http://h/s.xml.gz", callback="_parse_sitemap")
+    headers = {"content-type": "application/gzip"}
+    body = gzip.compress(urlset)
+    outcome = process(ShopSitemapSpider(), request, body, headers, max_bytes=len(urlset))
+    assert outcome.error is None and len(outcome.follow) == 100
+    outcome = process(ShopSitemapSpider(), request, body, headers, max_bytes=len(urlset) - 1)
+    assert outcome.error == f"sitemap inflates past max_bytes ({len(urlset) - 1})"
 
 
 # -- every strategy, against the loopback shop -----------------------------------------

@@ -20,6 +20,7 @@ with ``item not serialisable:``; the page's other items and links are kept.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import sys
 import sysconfig
@@ -38,7 +39,14 @@ from .parse import base_href, content_type_of, decode_body, extract, is_html
 from .settings import CrawlSettings
 from .sinks import item_problem
 from .sitemaps import SitemapError
-from .spiders import Spider, check_callbacks, find_callback, has_pipeline, spider_name
+from .spiders import (
+    SITEMAP_CALLBACK,
+    Spider,
+    check_callbacks,
+    find_callback,
+    has_pipeline,
+    spider_name,
+)
 from .urls import resolve_link
 
 __all__ = ["Processor", "check_callbacks", "describe_spider_error", "parse_retry_after",
@@ -83,6 +91,7 @@ class Processor:
         self.follow = settings.follow
         self.max_redirects = settings.max_redirects
         self.retries = settings.retries
+        self.max_bytes = settings.max_bytes
 
     def __call__(self, result: FetchResult) -> Outcome:
         request = result.request
@@ -282,6 +291,8 @@ class Processor:
             out.error = f"spider error: no {kind} {name!r} on {spider_name(spider)}"
             return out
         pipeline = spider.process_item if has_pipeline(spider) else None
+        if name == SITEMAP_CALLBACK:  # a gzip sitemap inflates within the crawl's limit
+            handler = functools.partial(handler, max_bytes=self.max_bytes)
         try:
             _collect(handler(arg), out, base, pipeline)
         except BaseException as exc:

@@ -36,8 +36,12 @@ from .sitemaps import parse_sitemap, sitemaps_in_robots
 SpiderOutput = Iterable["Item | str | Request | Any"]
 """What a callback returns: items, URLs and Requests (or ``None`` for nothing)."""
 
+SITEMAP_CALLBACK = "_parse_sitemap"
+"""The callback of sitemap requests (robots.txt files, sitemaps and indexes)."""
+
 SITEMAP_MAX_BYTES = 50 * 1024 * 1024
-"""The largest sitemap read, once inflated (the sitemaps.org limit)."""
+"""The largest sitemap read, once inflated, when no crawl says otherwise (the
+sitemaps.org limit); a crawl passes its ``max_bytes``."""
 
 
 class Spider:
@@ -65,7 +69,7 @@ class Spider:
         for url in self.start_urls:
             yield Request(url)
         for url in self.sitemap_urls:
-            yield Request(url, callback="_parse_sitemap")
+            yield Request(url, callback=SITEMAP_CALLBACK)
 
     def parse(self, page: Page) -> SpiderOutput:
         """Yield items and URLs or Requests to follow found on ``page``."""
@@ -80,22 +84,23 @@ class Spider:
         to drop it (counted in ``stats.dropped``). Runs wherever the spider runs."""
         return item
 
-    def _parse_sitemap(self, page: Page) -> Iterator[Request]:
+    def _parse_sitemap(self, page: Page, max_bytes: int = SITEMAP_MAX_BYTES) -> Iterator[Request]:
         """The callback of sitemap requests: a robots.txt yields a request per
         ``Sitemap:`` line, an index a request per sitemap, a urlset a request per
-        page routed by ``sitemap_rules``.
+        page routed by ``sitemap_rules``. A gzip sitemap inflates to ``max_bytes``
+        at most.
 
         Raises:
             SitemapError: the body is not a readable sitemap (the page's reason).
         """
         if urlsplit(page.url).path.endswith("/robots.txt"):
             for url in sitemaps_in_robots(page.text):
-                yield from _request(page.urljoin(url), "_parse_sitemap")
+                yield from _request(page.urljoin(url), SITEMAP_CALLBACK)
             return
-        sitemap = parse_sitemap(page.body, SITEMAP_MAX_BYTES)
+        sitemap = parse_sitemap(page.body, max_bytes)
         if sitemap.kind == "sitemapindex":
             for url in sitemap.locs:
-                yield from _request(page.urljoin(url), "_parse_sitemap")
+                yield from _request(page.urljoin(url), SITEMAP_CALLBACK)
             return
         rules = _compiled_rules(self.sitemap_rules)
         for url in sitemap.locs:

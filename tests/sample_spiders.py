@@ -50,3 +50,126 @@ class UnloadableSpider(Spider):
 
     def __reduce__(self):
         return (_refuse_to_load, ())
+
+
+# -- the Spider API against the loopback shop (crawlkit.lab.shop) --------------------
+
+import dataclasses  # noqa: E402
+import re  # noqa: E402
+
+import attr  # noqa: E402
+
+from crawlkit import Request  # noqa: E402
+
+
+@dataclasses.dataclass
+class ProductRow:
+    """A product as a dataclass item."""
+
+    sku: str
+    name: str
+    category: str
+
+
+@attr.s(auto_attribs=True)
+class ListingRow:
+    """A listing page as an attrs item."""
+
+    category: str
+    page: int
+    products: int
+
+
+class ShopCallbackSpider(Spider):
+    """Home -> category listings (by callback name, with meta) -> products (a
+    callback passed as a method); listings paginate with relative URL strings
+    handed back as Requests; a missing product goes to its errback."""
+
+    def parse(self, page: Page):
+        for href in page.css("ul.categories a::attr(href)").getall():
+            slug = href.rsplit("/", 1)[1]
+            yield page.follow(href, "parse_category", meta={"category": slug})
+        yield Request(page.urljoin("/product/999"), self.parse_product,
+                      errback="product_missing", meta={"category": "none"})
+
+    def parse_category(self, page: Page):
+        rows = page.css("li.product a::attr(href)").getall()
+        number = int(re.search(r"page (\d+)", page.title or "").group(1))
+        yield ListingRow(page.meta["category"], number, len(rows))
+        for href in rows:
+            yield page.follow(href, self.parse_product, meta=page.meta)
+        following = page.css("a.next::attr(href)").get()
+        if following:
+            yield page.follow(following, "parse_category", meta=page.meta)
+
+    def parse_product(self, page: Page):
+        sku = page.css(".sku::text").get()
+        yield ProductRow(sku, page.css("h1.name::text").get(), page.meta["category"])
+        yield None
+
+    def product_missing(self, failure: Failure):
+        yield {"missing": failure.url, "error": failure.error,
+               "category": failure.meta["category"],
+               "callback": failure.request.callback if failure.request else None}
+
+
+class PipelineSpider(Spider):
+    """Reads the JSON API; ``process_item`` drops out-of-stock products (every fourth)
+    and adds a field to the others."""
+
+    def parse(self, page: Page):
+        data = page.json()
+        for entry in data["products"]:
+            yield {"id": entry["id"], "sku": entry["sku"]}
+        if data["next"]:
+            yield data["next"]  # a relative URL string: followed with parse
+
+    def process_item(self, item):
+        if item["id"] % 4 == 0:
+            return None
+        return {**item, "checked": True}
+
+
+class TracebackSpider(Spider):
+    """Fails in a helper on product pages; its errback reports the traceback."""
+
+    def parse(self, page: Page):
+        yield {"name": _price_of(page)}
+
+    def failed(self, failure: Failure):
+        yield {"url": failure.url, "error": failure.error,
+               "traceback_ends": (failure.traceback or "").strip().splitlines()[-1:]}
+
+
+def _price_of(page: Page) -> str:
+    return page.css(".nothing").attrib["x"]
+
+
+class ShopSitemapSpider(Spider):
+    """Everything from the shop's sitemaps: products to parse_product, the API to
+    parse_api, the rest skipped."""
+
+    sitemap_rules = [(r"/product/\d+$", "parse_product"), (re.compile(r"/api/products"),
+                                                           "parse_api")]
+
+    def __init__(self, sitemap_urls=()) -> None:
+        self.sitemap_urls = list(sitemap_urls)
+
+    def parse_product(self, page: Page):
+        yield {"kind": "product", "sku": page.css(".sku::text").get()}
+
+    def parse_api(self, page: Page):
+        yield {"kind": "api", "page": page.json()["page"]}
+
+
+class DuckShopSpider:
+    """Not a Spider subclass: its own callbacks and process_item still work."""
+
+    def parse(self, page: Page):
+        yield Request(page.urljoin("/product/1"), callback="parse_product")
+
+    def parse_product(self, page: Page):
+        yield {"title": page.title}
+
+    def process_item(self, item):
+        return {**item, "duck": True}

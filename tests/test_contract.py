@@ -141,9 +141,10 @@ def test_spider_errors_become_records(mode, demo_site):
     result = crawlkit.crawl(urls, mode=mode, spider=BrokenSpider)
     by_url = {r["url"]: r for r in result}
     assert len(by_url) == 6
-    assert by_url[f"{demo_site.url}/page/3"]["error"] == "spider error: ValueError: boom"
+    reason = "spider error: ValueError: boom (sample_spiders.py:32 in parse)"
+    assert by_url[f"{demo_site.url}/page/3"]["error"] == reason
     assert "error" not in by_url[f"{demo_site.url}/page/4"]
-    assert result.stats.errors == {"spider error: ValueError: boom": 1}
+    assert result.stats.errors == {reason: 1}
 
 
 def test_a_gevent_child_that_cannot_start_is_an_error_at_start(demo_site):

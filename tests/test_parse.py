@@ -1,6 +1,14 @@
 from __future__ import annotations
 
-from crawlkit.parse import content_type_of, decode_body, detect_encoding, extract, is_html
+from crawlkit.parse import (
+    base_href,
+    content_type_of,
+    decode_body,
+    detect_encoding,
+    extract,
+    is_html,
+    make_soup,
+)
 
 
 def test_title_and_links_in_document_order_without_duplicates():
@@ -91,3 +99,24 @@ def test_deep_nesting_takes_the_linear_path():
     assert parse._unclosed_tags(deep) > parse.DEEP_TAGS // 2
     wide = "<title>wide</title>" + "<p>x</p>" * 20_000
     assert parse._unclosed_tags(wide) == 0  # many tags, all closed: the tree parser is used
+
+
+def test_base_href_reads_the_first_base_that_has_an_href_as_extract_does():
+    assert base_href('<base target="_top"><BASE Href="http://o/b/?a&amp;b"><base href="/x">') \
+        == "http://o/b/?a&b"
+    assert base_href("<base target=_top><base href><base href='/late/'>") == ""
+    assert base_href("<basefont href=x><p data-base='<base'>no base</p>") is None
+    assert base_href("<base data-href=x href='/y'>") == "/y"
+
+
+def test_soup_on_an_xhtml_page_is_silent():
+    # bs4 warns (an error in this suite) when an XML declaration is not followed by
+    # <html within 500 characters, as in XHTML with a long comment or doctype
+    xhtml = ('<?xml version="1.0" encoding="utf-8"?>\n<!-- ' + "c" * 600 + " -->\n"
+             '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" '
+             '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">\n'
+             '<html xmlns="http://www.w3.org/1999/xhtml"><head><title>X</title></head>'
+             "<body><h1>Hi</h1></body></html>")
+    soup = make_soup(xhtml)
+    assert soup.h1.get_text() == "Hi"
+    assert soup.title.get_text() == "X"

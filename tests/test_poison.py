@@ -124,7 +124,7 @@ def test_spider_exit_in_the_processor_is_a_record():
     result = FetchResult(Request("http://127.0.0.1/page/1"), 200,
                          {"content-type": "text/html"}, b"<html></html>", None)
     outcome = Processor(spider, CrawlSettings())(result)
-    assert outcome.error == "spider error: SystemExit: 3"
+    assert outcome.error == "spider error: SystemExit: 3 (test_poison.py:121 in leave)"
 
 
 # values a spider might yield: JSON ones, and everything a sink may choke on
@@ -231,19 +231,21 @@ def test_spider_calling_sys_exit_is_a_record_in_every_mode(mode, small_site):
     result = crawl_or_hang(urls_or_spider=small_site.url + "/page/1", mode=mode,
                            spider=ExitingSpider, follow=True, retries=0)
     errors = result.stats.errors
-    assert errors["spider error: SystemExit: 3; spider error: SystemExit: None"] == 10
-    assert errors["http 404; spider error: SystemExit: None"] == 3
+    in_parse = "spider error: SystemExit: 3 (poison_spiders.py:63 in parse)"
+    in_failed = "spider error: SystemExit: None (poison_spiders.py:68 in failed)"
+    assert errors[f"{in_parse}; {in_failed}"] == 10
+    assert errors[f"http 404; {in_failed}"] == 3
     assert len(result) == result.stats.items > 0
     assert not any(page_number(item["url"]) in range(0, 30, 3) for item in result)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", [m for m in MODES if m != "sync"])
-def test_a_base_exception_in_a_worker_is_a_record(mode, small_site):
-    # (in sync the spider runs in the caller's thread, where such an exception is the caller's)
+@pytest.mark.parametrize("mode", MODES)
+def test_a_base_exception_from_a_spider_is_a_record(mode, small_site):
     result = crawl_or_hang(urls_or_spider=small_site.url + "/page/1", mode=mode,
                            spider=BaseExceptionSpider, retries=0)
-    assert result.stats.errors == {"internal error: Uncatchable: not an Exception": 1}
+    assert result.stats.errors == {
+        "spider error: Uncatchable: not an Exception (poison_spiders.py:79 in parse)": 1}
 
 
 def run_cli(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:

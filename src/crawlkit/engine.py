@@ -290,7 +290,9 @@ class Engine:
         if self.state is not None:
             self.state.done.append(outcome.request.url)
         frontier = self.frontier
-        self._count_refused(frontier.offer_links(outcome.follow, outcome.request.depth + 1))
+        # the frontier queues URLs: a spider's Request is offered by its URL
+        links = [u if isinstance(u, str) else u.url for u in outcome.follow]
+        self._count_refused(frontier.offer_links(links, outcome.request.depth + 1))
         if frontier.flush_each_page:
             self.sink.flush()
         frontier.complete(outcome.request, outcome.error is None, len(outcome.items),

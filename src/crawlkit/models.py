@@ -138,6 +138,12 @@ class Request:
         setattr_(self, "attempt", attempt)
         setattr_(self, "purpose", purpose)
 
+    def __hash__(self) -> int:
+        # the generated hash would fail on ``meta`` (a dict): hash what identifies the
+        # request; equal requests still hash alike (eq compares every field)
+        return hash((self.url, self.method, self.body, self.callback, self.errback,
+                     self.depth, self.hops, self.attempt, self.purpose))
+
     @property
     def fingerprint(self) -> str:
         """The de-duplication key: the canonical URL, plus the method and a digest of
@@ -344,9 +350,9 @@ class Page:
     def soup(self) -> BeautifulSoup:
         """The page parsed by BeautifulSoup on the lxml builder (costly: build a
         tree for every page only when :meth:`css` will not do)."""
-        from bs4 import BeautifulSoup
+        from .parse import make_soup
 
-        return BeautifulSoup(self.text, "lxml")
+        return make_soup(self.text)
 
     def urljoin(self, href: str) -> str:
         """``href`` made absolute against this page (``<base href>`` respected)."""
@@ -438,11 +444,13 @@ class Failure:
 class Outcome:
     """The result of processing one :class:`FetchResult`: what the engine commits.
 
-    ``items`` go to the output and ``follow`` URLs to the frontier. For a 3xx
-    response, ``redirect`` is the target, which the frontier queues as a page of
-    its own. ``retry`` asks for another attempt (nothing was given to the spider),
-    not before ``retry_after`` seconds when the server said so. ``text`` carries
-    a robots.txt body.
+    ``items`` go to the output and ``follow`` to the frontier: strings are plain
+    followed links (as-sent URLs), Requests are what the spider yielded (absolute).
+    For a 3xx response, ``redirect`` is the target, which the frontier queues as a
+    page of its own. ``retry`` asks for another attempt (nothing was given to the
+    spider), not before ``retry_after`` seconds when the server said so. ``text``
+    carries a robots.txt body. ``traceback`` is the formatted traceback of a spider
+    error, and ``dropped`` counts the items the spider's ``process_item`` dropped.
     """
 
     request: Request
@@ -450,7 +458,7 @@ class Outcome:
     status: int | None
     error: str | None
     items: tuple[Item, ...] = ()
-    follow: tuple[str, ...] = ()
+    follow: tuple[str | Request, ...] = ()
     redirect: str | None = None
     retry: bool = False
     retry_after: float | None = None
@@ -458,3 +466,5 @@ class Outcome:
     content_type: str = ""
     nbytes: int = 0
     timing: Timing = field(default_factory=Timing)
+    traceback: str | None = None
+    dropped: int = 0

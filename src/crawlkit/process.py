@@ -4,9 +4,14 @@
 in whichever thread or process suits it; the ``multiprocess`` and ``gevent``
 strategies pickle it into their workers.
 
+Each response goes to the spider method its request's ``callback`` names (``parse``
+by default), each failure to the one its ``errback`` names (``failed``). Items go
+through the spider's ``process_item`` here, in whichever process runs the spider.
+
 Spider code never breaks a crawl: an exception it raises, ``SystemExit``
 included (a spider calling ``sys.exit()``), makes the page a failed record
-(``spider error: ...``) in every strategy, and an item no sink could write (see
+(``spider error: Type: message (file.py:42 in callback)``, the formatted traceback
+in :attr:`Outcome.traceback`) in every strategy, and an item no sink could write (see
 :func:`crawlkit.sinks.item_problem`) makes it a failed record whose reason starts
 with ``item not serialisable:``; the page's other items and links are kept.
 ``KeyboardInterrupt`` is never caught here: it belongs to whoever runs the crawl.
@@ -14,19 +19,38 @@ with ``item not serialisable:``; the page's other items and links are kept.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import os
+import sys
+import sysconfig
 import time
-from collections.abc import Iterable
+import traceback
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timezone
 from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urljoin
 
 from .errors import Reason
-from .models import Failure, FetchResult, Item, Outcome, Page, Request, Timing
-from .parse import content_type_of, decode_body, extract, is_html
+from .models import Failure, FetchResult, Item, Outcome, Page, Request, Timing, is_textual
+from .parse import base_href, content_type_of, decode_body, extract, is_html
 from .settings import CrawlSettings
 from .sinks import item_problem
-from .spiders import Spider
+from .sitemaps import SitemapError
+from .spiders import (
+    SITEMAP_CALLBACK,
+    Spider,
+    check_callbacks,
+    find_callback,
+    has_pipeline,
+    spider_name,
+)
 from .urls import resolve_link
+
+__all__ = ["Processor", "check_callbacks", "describe_spider_error", "parse_retry_after",
+           "spider_error"]
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -55,8 +79,11 @@ class Processor:
     """Turns one :class:`FetchResult` into an :class:`Outcome`.
 
     Args:
-        spider: the spider whose ``parse``/``failed`` produce items and URLs.
-        settings: the crawl's settings (``follow`` and ``max_redirects`` are used).
+        spider: the spider whose callbacks (``parse`` unless a request names another)
+            and errbacks (``failed``) produce items, URLs and Requests, and whose
+            ``process_item`` sees every item.
+        settings: the crawl's settings (``follow``, ``max_redirects`` and ``retries``
+            are used).
     """
 
     def __init__(self, spider: Spider, settings: CrawlSettings) -> None:
@@ -64,6 +91,7 @@ class Processor:
         self.follow = settings.follow
         self.max_redirects = settings.max_redirects
         self.retries = settings.retries
+        self.max_bytes = settings.max_bytes
 
     def __call__(self, result: FetchResult) -> Outcome:
         request = result.request
@@ -132,73 +160,94 @@ class Processor:
             links=(),
             depth=request.depth,
             content_type=content_type_of(result.headers),
+            body=result.body,
+            request=request,
+            base_url=request.url,
         )
-        try:
-            items, urls, problem = _split(self.spider.redirected(page), request.url)
-        except SPIDER_ERRORS as exc:
-            return self._failure(result, spider_error(exc), timing)
-        if problem is not None:
-            failed = self._failure(result, problem, timing, page.content_type, items, urls)
+        out = self._call("redirected", "callback", page, request.url)
+        if out.error is not None:
+            failed = self._failure(result, out.error, timing, traceback=out.traceback)
             return replace(failed, final_url=target, redirect=target)  # the target lives on
+        if out.problem is not None:
+            failed = self._failure(result, out.problem, timing, page.content_type,
+                                   tuple(out.items), tuple(out.follow), dropped=out.dropped)
+            return replace(failed, final_url=target, redirect=target)
         return Outcome(
             request=request,
             final_url=target,
             status=result.status,
             error=None,
-            items=items,
-            follow=urls,
+            items=tuple(out.items),
+            follow=tuple(out.follow),
             redirect=target,
             content_type=page.content_type,
             nbytes=len(result.body),
             timing=timing,
+            dropped=out.dropped,
         )
 
     def _page(self, result: FetchResult, timing: Timing) -> Outcome:
         request = result.request
         started = time.perf_counter()
-        content_type = content_type_of(result.headers)
+        headers = result.headers
+        body = result.body
+        content_type = content_type_of(headers)
         text = ""
         title: str | None = None
         links: tuple[str, ...] = ()
-        if is_html(content_type, result.body):
-            text = decode_body(result.body, result.headers)
+        base_url = request.url
+        if is_html(content_type, body):
+            text = decode_body(body, headers)
             title, links = extract(text, request.url)
+            href = base_href(text)
+            if href:
+                base_url = _joined(request.url, href)
+        elif is_textual(content_type):
+            text = decode_body(body, headers)
         page = Page(
             url=request.url,
             final_url=request.url,
             status=result.status or 0,
-            headers=result.headers,
+            headers=headers,
             text=text,
             title=title,
             links=links,
             depth=request.depth,
             content_type=content_type,
+            body=body,
+            request=request,
+            base_url=base_url,
         )
-        try:
-            items, urls, problem = _split(self.spider.parse(page), request.url)
-        except SPIDER_ERRORS as exc:  # a spider bug is a failed page, not a crashed crawl
-            return self._failure(result, spider_error(exc), timing, content_type=content_type)
-        follow = links + urls if self.follow else urls
-        if problem is not None:
-            return self._failure(result, problem, timing, content_type, items, follow)
+        out = self._call(request.callback or "parse", "callback", page, base_url)
+        if out.error is not None:  # a spider bug is a failed page, not a crashed crawl
+            return self._failure(result, out.error, timing, content_type=content_type,
+                                 traceback=out.traceback)
+        follow: tuple[str | Request, ...] = tuple(out.follow)
+        if self.follow:
+            follow = links + follow
+        if out.problem is not None:
+            return self._failure(result, out.problem, timing, content_type, tuple(out.items),
+                                 follow, dropped=out.dropped)
         parse_time = time.perf_counter() - started
         return Outcome(
             request=request,
             final_url=request.url,
             status=result.status,
             error=None,
-            items=items,
+            items=tuple(out.items),
             follow=follow,
             content_type=content_type,
-            nbytes=len(result.body),
+            nbytes=len(body),
             timing=Timing(timing.queued, timing.ttfb, timing.download, parse_time),
+            dropped=out.dropped,
         )
 
     def _failure(
         self, result: FetchResult, error: str, timing: Timing, content_type: str = "",
-        kept: tuple[Item, ...] = (), follow: tuple[str, ...] = (),
+        kept: tuple[Item, ...] = (), follow: tuple[str | Request, ...] = (), *,
+        traceback: str | None = None, dropped: int = 0,
     ) -> Outcome:
-        """A failed page: ``spider.failed``'s output, after ``kept`` items and ``follow``
+        """A failed page: the errback's output, after ``kept`` items and ``follow``
         URLs the spider produced before the page failed (an unwritable item)."""
         request = result.request
         failure = Failure(
@@ -207,57 +256,201 @@ class Processor:
             status=result.status,
             error=error,
             depth=request.depth,
+            request=request,
+            traceback=traceback,
         )
-        try:
-            items, urls, problem = _split(self.spider.failed(failure), request.url)
-        except SPIDER_ERRORS as exc:
-            items, urls, problem = (), (), None
-            error = f"{error}; {spider_error(exc)}"
-        if problem is not None:
-            error = f"{error}; {problem}"
+        out = self._call(request.errback or "failed", "errback", failure, request.url)
+        if out.error is not None:
+            error = f"{error}; {out.error}"
+            traceback = traceback or out.traceback
+        elif out.problem is not None:
+            error = f"{error}; {out.problem}"
         return Outcome(
             request=request,
             final_url=request.url,
             status=result.status,
             error=error,
-            items=kept + items,
-            follow=follow + urls,
+            items=kept + tuple(out.items),
+            follow=follow + tuple(out.follow),
             content_type=content_type,
             nbytes=len(result.body),
             timing=timing,
+            traceback=traceback,
+            dropped=dropped + out.dropped,
         )
 
+    def _call(self, name: str, kind: str, arg: Page | Failure, base: str) -> _Output:
+        """Run the spider's method ``name`` on ``arg`` and collect what it yields
+        (``base`` resolves relative URLs). Whatever spider code raises (but
+        ``KeyboardInterrupt``) becomes the output's ``error``, and the output
+        gathered so far is dropped."""
+        spider = self.spider
+        out = _Output()
+        handler = find_callback(spider, name)
+        if handler is None:
+            out.error = f"spider error: no {kind} {name!r} on {spider_name(spider)}"
+            return out
+        pipeline = spider.process_item if has_pipeline(spider) else None
+        if name == SITEMAP_CALLBACK:  # a gzip sitemap inflates within the crawl's limit
+            handler = functools.partial(handler, max_bytes=self.max_bytes)
+        try:
+            _collect(handler(arg), out, base, pipeline)
+        except BaseException as exc:
+            if not _catchable(exc):
+                raise
+            out.items.clear()
+            out.follow.clear()
+            out.dropped = 0
+            out.error, out.traceback = describe_spider_error(exc)
+        return out
 
-SPIDER_ERRORS = (Exception, SystemExit)
-"""What spider code may raise and the crawl turns into a failed record."""
+
+class _Output:
+    """What one spider call produced (lives within one :meth:`Processor._call`)."""
+
+    __slots__ = ("items", "follow", "problem", "error", "traceback", "dropped")
+
+    def __init__(self) -> None:
+        self.items: list[Item] = []
+        self.follow: list[str | Request] = []
+        self.problem: str | None = None
+        """Why the first unwritable item was left out."""
+        self.error: str | None = None
+        """The spider error that failed the call (its output is then dropped)."""
+        self.traceback: str | None = None
+        self.dropped = 0
+        """Items ``process_item`` dropped."""
+
+
+_SINGLE = (dict, str, Request)
+
+
+def _collect(
+    output: Any, out: _Output, base: str, pipeline: Callable[[Item], Any] | None,
+) -> None:
+    """Sort a callback's output into ``out``: items (through ``pipeline``), URLs
+    resolved against ``base``, Requests."""
+    if output is None:
+        return
+    if isinstance(output, _SINGLE) or not hasattr(type(output), "__iter__"):
+        output = (output,)  # a single value returned (a dataclass is not iterable)
+    for value in output:
+        if isinstance(value, dict):
+            item: Item | None = value
+        elif isinstance(value, str):
+            url = resolve_link(base, value)
+            if url is not None:
+                out.follow.append(url)
+            continue
+        elif isinstance(value, Request):
+            out.follow.append(value)
+            continue
+        elif value is None:
+            continue
+        else:
+            item = _as_item(value)
+        if item is None:
+            out.error = _bad_yield(value, output)
+            out.items.clear()
+            out.follow.clear()
+            out.dropped = 0
+            return
+        if pipeline is not None:
+            processed = pipeline(item)
+            if processed is None:
+                out.dropped += 1
+                continue
+            item = processed if isinstance(processed, dict) else _as_item(processed)
+            if item is None:
+                raise TypeError(f"process_item returned {type(processed).__name__}, "
+                                "not a dict, a dataclass or attrs instance, or None")
+        reason = item_problem(item)
+        if reason is None:
+            out.items.append(item)
+        elif out.problem is None:
+            out.problem = reason
+
+
+def _as_item(value: Any) -> Item | None:
+    """A dataclass or ``attrs`` instance as a dict (``None`` for anything else)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    attr = sys.modules.get("attr")  # attrs is optional: only a spider that uses it loads it
+    if attr is not None and not isinstance(value, type) and attr.has(type(value)):
+        return attr.asdict(value)  # type: ignore[no-any-return]
+    return None
+
+
+def _bad_yield(value: Any, output: Any) -> str:
+    """The reason for a value a callback may not yield, and where it was yielded."""
+    reason = (f"spider error: TypeError: a spider yields dicts, URLs, Requests, dataclass "
+              f"or attrs instances or None, not {type(value).__name__}")
+    frame = getattr(output, "gi_frame", None)  # a generator stands where it yielded
+    if frame is not None:
+        reason += f" ({os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno} " \
+                  f"in {frame.f_code.co_name})"
+    return reason
+
+
+def _catchable(exc: BaseException) -> bool:
+    """False for what spider code must never swallow: Ctrl-C, and a greenlet's kill."""
+    if isinstance(exc, KeyboardInterrupt):
+        return False
+    greenlet = sys.modules.get("greenlet")
+    return greenlet is None or not isinstance(exc, greenlet.GreenletExit)
+
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_LIBRARY_DIRS = tuple(
+    os.path.abspath(path) + os.sep
+    for path in {_HERE, *(sysconfig.get_paths()[key] for key in ("stdlib", "purelib",
+                                                                  "platlib"))}
+)
+
+
+def describe_spider_error(exc: BaseException) -> tuple[str, str | None]:
+    """The record reason for an exception raised by spider code, saying where it was
+    raised, and its formatted traceback (``None`` for a :class:`SitemapError`, whose
+    message is the whole story)."""
+    if isinstance(exc, SitemapError):
+        return str(exc), None
+    tb = exc.__traceback__
+    here = __file__
+    while tb is not None and tb.tb_frame.f_code.co_filename == here:
+        tb = tb.tb_next  # the processing stage's own frames are no help to the spider's author
+    frames = traceback.extract_tb(tb)
+    reason = spider_error(exc)
+    where = _spider_frame(frames)
+    if where is not None:
+        reason += f" ({os.path.basename(where.filename)}:{where.lineno} in {where.name})"
+    return reason, "".join(traceback.format_exception(type(exc), exc, tb))
+
+
+def _spider_frame(frames: traceback.StackSummary) -> traceback.FrameSummary | None:
+    """The frame to name in a reason: the innermost one in the spider author's own
+    code (not crawlkit, the standard library or installed packages), else the
+    outermost outside crawlkit (the callback), else the innermost."""
+    for frame in reversed(frames):
+        if not os.path.abspath(frame.filename).startswith(_LIBRARY_DIRS):
+            return frame
+    for frame in frames:
+        if not os.path.abspath(frame.filename).startswith(_HERE + os.sep):
+            return frame
+    return frames[-1] if frames else None
 
 
 def spider_error(exc: BaseException) -> str:
-    """The record reason for an exception raised by spider code."""
+    """The record reason for an exception raised by spider code (without where)."""
     if isinstance(exc, SystemExit):
         return f"spider error: SystemExit: {exc.code}"
     return f"spider error: {type(exc).__name__}: {exc}"
 
 
-def _split(
-    output: Iterable[Item | str], base: str
-) -> tuple[tuple[Item, ...], tuple[str, ...], str | None]:
-    """The spider's items and resolved URLs, and why the first unwritable item was
-    dropped (``None`` when every item can be written)."""
-    items: list[Item] = []
-    urls: list[str] = []
-    problem: str | None = None
-    for value in output or ():
-        if isinstance(value, str):
-            url = resolve_link(base, value)
-            if url is not None:
-                urls.append(url)
-        elif isinstance(value, dict):
-            reason = item_problem(value)
-            if reason is None:
-                items.append(value)
-            elif problem is None:
-                problem = reason
-        else:
-            raise TypeError(f"spiders yield dicts or URL strings, not {type(value).__name__}")
-    return tuple(items), tuple(urls), problem
+def _joined(url: str, href: str) -> str:
+    """``href`` (a ``<base href>``) made absolute against ``url``; ``url`` itself when
+    that is not an http(s) URL."""
+    try:
+        joined = urljoin(url, href.strip())
+    except ValueError:
+        return url
+    return joined if joined.startswith(("http://", "https://")) else url

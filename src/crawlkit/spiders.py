@@ -1,10 +1,13 @@
 """Spiders: what to do with each page.
 
-A spider receives every downloaded page (:class:`crawlkit.Page`) in
-:meth:`Spider.parse` and every failed one (:class:`crawlkit.Failure`) in
-:meth:`Spider.failed`. Both yield *items* (dicts, written to the output) and
-*URLs* (strings, offered to the frontier; relative URLs are resolved against the
-page).
+A request's response goes to the spider method its ``callback`` names
+(:meth:`Spider.parse` by default) as a :class:`crawlkit.Page`; a request that
+fails goes to the method its ``errback`` names (:meth:`Spider.failed` by
+default) as a :class:`crawlkit.Failure`. Callbacks yield *items* (dicts,
+dataclass or ``attrs`` instances, written to the output), *URLs* (strings,
+followed with the default callback; relative URLs are resolved against the page)
+and :class:`crawlkit.Request` objects. Each item goes through
+:meth:`Spider.process_item` before it is written.
 
 With the ``multiprocess`` and ``gevent`` strategies the spider runs in worker
 processes, so it must be picklable and importable: define it at module level.
@@ -13,44 +16,121 @@ Items are JSON values (see :mod:`crawlkit.sinks` for exactly which); an item
 that is not, ``NaN`` included, is dropped and its page becomes a failed record
 (``item not serialisable: ...``). An exception a spider raises, ``SystemExit``
 from ``sys.exit()`` included, makes the page a failed record
-(``spider error: ...``) in every strategy; it never stops the crawl.
+(``spider error: ...``, with where it was raised) in every strategy; it never
+stops the crawl.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Callable, Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
-from .errors import SpiderLoadError
-from .models import Failure, Item, Page
+from .errors import InvalidURL, SpiderLoadError, UsageError
+from .models import Failure, Item, Page, Request
+from .sitemaps import parse_sitemap, sitemaps_in_robots
 
-SpiderOutput = Iterable["Item | str"]
+SpiderOutput = Iterable["Item | str | Request | Any"]
+"""What a callback returns: items, URLs and Requests (or ``None`` for nothing)."""
+
+SITEMAP_CALLBACK = "_parse_sitemap"
+"""The callback of sitemap requests (robots.txt files, sitemaps and indexes)."""
+
+SITEMAP_MAX_BYTES = 50 * 1024 * 1024
+"""The largest sitemap read, once inflated, when no crawl says otherwise (the
+sitemaps.org limit); a crawl passes its ``max_bytes``."""
 
 
 class Spider:
-    """Base class for spiders. Override :meth:`parse`, and :meth:`failed` if needed.
+    """Base class for spiders. Override :meth:`parse`, and :meth:`failed` if needed;
+    any other method can be a request's ``callback`` or ``errback``.
 
     Attributes:
         start_urls: seeds used when the spider is passed to :func:`crawlkit.crawl`
             without URLs.
+        sitemap_urls: sitemaps (or robots.txt files, whose ``Sitemap:`` lines are
+            read) whose pages are crawled, after ``start_urls``.
+        sitemap_rules: ``(regex, callback)`` pairs routing sitemap entries: an entry
+            goes to the callback of the first regex found in its URL, and is skipped
+            when none matches. No rules: every entry goes to :meth:`parse`.
     """
 
     start_urls: Sequence[str] = ()
+    sitemap_urls: Sequence[str] = ()
+    sitemap_rules: Sequence[tuple[str | re.Pattern[str], str | Callable[..., Any]]] = ()
+
+    def start_requests(self) -> Iterable[Request]:
+        """The requests a crawl starts from when it is given no URLs: one per
+        ``start_urls`` entry, then one per ``sitemap_urls`` entry (read by
+        :meth:`_parse_sitemap`)."""
+        for url in self.start_urls:
+            yield Request(url)
+        for url in self.sitemap_urls:
+            yield Request(url, callback=SITEMAP_CALLBACK)
 
     def parse(self, page: Page) -> SpiderOutput:
-        """Yield items (dicts) and URLs to follow (strings) found on ``page``."""
+        """Yield items and URLs or Requests to follow found on ``page``."""
         return ()
 
     def failed(self, failure: Failure) -> SpiderOutput:
         """Yield items or URLs for a page that failed. The default yields nothing."""
         return ()
 
+    def process_item(self, item: Item) -> Item | None:
+        """Every item before it is written: return it, a changed item, or ``None``
+        to drop it (counted in ``stats.dropped``). Runs wherever the spider runs."""
+        return item
+
+    def _parse_sitemap(self, page: Page, max_bytes: int = SITEMAP_MAX_BYTES) -> Iterator[Request]:
+        """The callback of sitemap requests: a robots.txt yields a request per
+        ``Sitemap:`` line, an index a request per sitemap, a urlset a request per
+        page routed by ``sitemap_rules``. A gzip sitemap inflates to ``max_bytes``
+        at most.
+
+        Raises:
+            SitemapError: the body is not a readable sitemap (the page's reason).
+        """
+        if urlsplit(page.url).path.endswith("/robots.txt"):
+            for url in sitemaps_in_robots(page.text):
+                yield from _request(page.urljoin(url), SITEMAP_CALLBACK)
+            return
+        sitemap = parse_sitemap(page.body, max_bytes)
+        if sitemap.kind == "sitemapindex":
+            for url in sitemap.locs:
+                yield from _request(page.urljoin(url), SITEMAP_CALLBACK)
+            return
+        rules = _compiled_rules(self.sitemap_rules)
+        for url in sitemap.locs:
+            if not rules:
+                yield from _request(page.urljoin(url), None)
+                continue
+            for pattern, callback in rules:
+                if pattern.search(url):
+                    yield from _request(page.urljoin(url), callback)
+                    break
+
     def redirected(self, page: Page) -> SpiderOutput:
         """Yield items or URLs for a 3xx response. ``page.final_url`` is the target,
         which is crawled as a page of its own. The default yields nothing."""
         return ()
+
+
+def _request(url: str, callback: str | Callable[..., Any] | None) -> Iterator[Request]:
+    """A request for a sitemap entry; none for an entry that is not an http(s) URL."""
+    try:
+        yield Request(url, callback)
+    except InvalidURL:
+        return
+
+
+def _compiled_rules(
+    rules: Sequence[tuple[str | re.Pattern[str], str | Callable[..., Any]]],
+) -> list[tuple[re.Pattern[str], str | Callable[..., Any]]]:
+    # re.compile keeps its own cache, so a sitemap of 50,000 entries compiles each rule once
+    return [(re.compile(regex), callback) for regex, callback in rules]
 
 
 class DefaultSpider(Spider):
@@ -129,11 +209,28 @@ def as_spider(obj: object) -> Spider:
 
 
 class _DuckSpider(Spider):
-    """Wraps a class that has ``parse`` (and maybe ``failed``) but does not subclass Spider."""
+    """Wraps a class that has ``parse`` (and maybe ``failed``, ``process_item``,
+    ``start_requests`` and other callbacks) but does not subclass Spider."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.start_urls = tuple(getattr(inner, "start_urls", ()))
+        self.sitemap_urls = tuple(getattr(inner, "sitemap_urls", ()))
+        self.sitemap_rules = tuple(getattr(inner, "sitemap_rules", ()))
+
+    def __getattr__(self, name: str) -> Any:
+        # only for names the wrapper lacks: the inner spider's own callbacks
+        if name == "inner" or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+    def start_requests(self) -> Iterable[Request]:
+        handler = getattr(self.inner, "start_requests", None)
+        return handler() if handler is not None else super().start_requests()
+
+    def process_item(self, item: Item) -> Item | None:
+        handler = getattr(self.inner, "process_item", None)
+        return handler(item) if handler is not None else item
 
     def parse(self, page: Page) -> SpiderOutput:
         return self.inner.parse(page)  # type: ignore[no-any-return]
@@ -145,6 +242,44 @@ class _DuckSpider(Spider):
     def redirected(self, page: Page) -> SpiderOutput:
         handler = getattr(self.inner, "redirected", None)
         return handler(page) if handler is not None else ()
+
+
+def spider_name(spider: Spider) -> str:
+    """The class name of a spider as its author wrote it (a wrapped one's own name)."""
+    if isinstance(spider, _DuckSpider):
+        return type(spider.inner).__name__
+    if isinstance(spider, FunctionSpider):
+        return getattr(spider.func, "__name__", type(spider).__name__)
+    return type(spider).__name__
+
+
+def has_pipeline(spider: Spider) -> bool:
+    """True when ``spider`` changes or drops items (its ``process_item`` is its own),
+    so a crawl without one pays nothing per item."""
+    if isinstance(spider, _DuckSpider):
+        return callable(getattr(spider.inner, "process_item", None))
+    return getattr(type(spider), "process_item", None) is not Spider.process_item
+
+
+def find_callback(spider: Spider, name: str) -> Callable[..., Any] | None:
+    """The spider method called ``name``, or ``None`` when there is none."""
+    if name.startswith("__"):
+        return None
+    handler = getattr(spider, name, None)
+    return handler if callable(handler) else None
+
+
+def check_callbacks(spider: Spider, request: Request) -> None:
+    """Check that ``spider`` has the callback and errback ``request`` names.
+
+    Raises:
+        UsageError: a method the request names is not on the spider.
+    """
+    for kind, name in (("callback", request.callback or "parse"),
+                       ("errback", request.errback or "failed")):
+        if find_callback(spider, name) is None:
+            raise UsageError(f"no {kind} {name!r} on {spider_name(spider)} "
+                             f"(requested for {request.url})")
 
 
 def load_spider(ref: str) -> Spider:

@@ -42,7 +42,7 @@ CASES: dict[str, Callable[[str], Request]] = {
     "empty post": lambda base: Request(base + "/empty-post", method="POST"),
     "headers": lambda base: Request(base + "/headers", headers=[
         ("X-Custom", "yes"), ("user-agent", "spider/2"), ("X-Twice", "1"), ("x-twice", "2"),
-        ("X-Text", "café"), ("Content-Length", "999"),
+        ("X-Text", "café"), ("Content-Length", "999"), ("Cookie", "a=1; b=2"),
     ]),
     "order": lambda base: Request(base + "/order?b=2&a=1"),
     "flag": lambda base: Request(base + "/flag?flag"),
@@ -52,6 +52,8 @@ CASES: dict[str, Callable[[str], Request]] = {
     # a URL no Request made safe (the crawl's own requests are not): the client does
     "unicode unsafe": lambda base: Request(base + "/résumé", purpose="robots"),
     "credentials": lambda base: Request(base.replace("//", "//us%40er:p%3Ass@") + "/private"),
+    "own auth": lambda base: Request(base.replace("//", "//user:pw@") + "/own-auth",
+                                     headers={"Authorization": "Bearer token"}),
     "redirect": lambda base: Request(base + "/redirect-once"),
     "bad header": lambda base: Request(base + "/bad-header", headers={"X-Bad": "a\r\nInjected: 1"}),
 }
@@ -161,6 +163,7 @@ def test_headers_are_the_requests_over_the_crawls_defaults(mode, sent):
     # a value outside ASCII is sent as UTF-8
     assert own.header("X-Text") == "café".encode().decode("latin-1")
     assert own.header("Content-Length") is None  # framing is the client's, not given
+    assert own.header("Cookie") == "a=1; b=2"
 
 
 @pytest.mark.parametrize("mode", MODE_PARAMS)
@@ -183,6 +186,7 @@ def test_credentials_in_the_url_become_basic_auth(mode, sent):
     assert private.header("Authorization") == "Basic " + base64.b64encode(
         b"us@er:p:ss").decode()
     assert "us" not in (private.header("Host") or "")
+    assert _one(records, "/own-auth").header("Authorization") == "Bearer token"  # the spider's
 
 
 @pytest.mark.parametrize("mode", MODE_PARAMS)

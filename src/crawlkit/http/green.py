@@ -5,8 +5,8 @@ gevent child put together (building a PreparedRequest, parsing headers with the
 email package, the urllib3 pool); geventhttpclient parses responses with llhttp
 in C and keeps one small connection pool per origin. This module keeps the
 contract of :mod:`crawlkit.http.sync`: one request sent as built (see
-:mod:`.outgoing`), no redirects followed, no
-cookies, no proxies from the environment, the whole fetch inside
+:mod:`.outgoing`), no redirects followed, no cookies, no proxies from the
+environment, the whole fetch inside
 ``settings.timeout``, the body bounded by ``settings.max_bytes`` after
 decompression, and the SSRF guard checking the address it connects to.
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crawlkit import Failure, Page, Spider
+from crawlkit import Failure, Page, Request, Spider
 
 
 class HeadingSpider(Spider):
@@ -58,8 +58,6 @@ import dataclasses  # noqa: E402
 import re  # noqa: E402
 
 import attr  # noqa: E402
-
-from crawlkit import Request  # noqa: E402
 
 
 @dataclasses.dataclass
@@ -173,3 +171,38 @@ class DuckShopSpider:
 
     def process_item(self, item):
         return {**item, "duck": True}
+
+class RequestsSpider(Spider):
+    """From its first page, yields Requests of every kind (methods, bodies, headers,
+    URLs spelled as a server wants them); one item per response, named by ``meta``."""
+
+    CASES = ("search", "api", "put", "delete", "head", "custom", "order", "flag", "escape",
+             "bare", "unicode")
+    LINES = (
+        "POST /search HTTP/1.1", "POST /api HTTP/1.1", "PUT /put HTTP/1.1",
+        "DELETE /delete HTTP/1.1", "HEAD /head HTTP/1.1", "GET /custom HTTP/1.1",
+        "GET /order?b=2&a=1 HTTP/1.1", "GET /flag?flag HTTP/1.1", "GET /a%2Fb HTTP/1.1",
+        "GET /bare? HTTP/1.1", "GET /caf%C3%A9 HTTP/1.1",
+    )
+
+    def parse(self, page: Page):
+        base = page.urljoin("/")[:-1]
+        made = {
+            "search": Request(base + "/search", data={"q": "lamp"}),
+            "api": Request(base + "/api", json={"page": 2}),
+            "put": Request(base + "/put", method="PUT", body=b"raw"),
+            "delete": Request(base + "/delete", method="DELETE"),
+            "head": Request(base + "/head", method="HEAD"),
+            "custom": Request(base + "/custom", headers={"X-Custom": "yes"}),
+            "order": Request(base + "/order?b=2&a=1"),
+            "flag": Request(base + "/flag?flag"),
+            "escape": Request(base + "/a%2Fb"),
+            "bare": Request(base + "/bare?"),
+            "unicode": Request(base + "/caf\u00e9"),
+        }
+        for case, request in made.items():
+            yield Request(request.url, self.record, method=request.method,
+                          headers=request.headers, body=request.body, meta={"case": case})
+
+    def record(self, page: Page):
+        yield {"case": page.meta["case"], "status": page.status}

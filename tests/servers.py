@@ -13,6 +13,7 @@ import threading
 import time
 import zlib
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
@@ -400,3 +401,128 @@ class PoliteServer(LoopbackServer):
         """Seconds between successive request starts on paths under ``prefix``."""
         times = [t for t, p in self.starts if p.startswith(prefix)]
         return [b - a for a, b in zip(times, times[1:], strict=False)]
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One request as it arrived on the wire."""
+
+    line: str
+    """The request line, e.g. ``GET /a?b=2&a=1 HTTP/1.1``."""
+    headers: tuple[tuple[str, str], ...]
+    """Header lines in the order sent, names as spelled by the client."""
+    body: bytes
+
+    @property
+    def method(self) -> str:
+        return self.line.split(" ", 1)[0]
+
+    @property
+    def target(self) -> str:
+        return self.line.split(" ")[1]
+
+    def header(self, name: str) -> str | None:
+        """The value of the one line named ``name`` (any case); None when absent."""
+        values = self.values(name)
+        assert len(values) <= 1, f"{name} sent {len(values)} times: {values}"
+        return values[0] if values else None
+
+    def values(self, name: str) -> list[str]:
+        """Every value sent under ``name`` (any case), in order."""
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
+
+class RecordingServer:
+    """A raw-socket HTTP/1.1 server that records every request it reads.
+
+    Reads requests (keep-alive, bodies by Content-Length or chunked) and answers
+    each with a small HTML page, or with ``302 Location: /landed`` for a target
+    starting with ``/redirect``. :attr:`records` holds them in arrival order.
+    """
+
+    def __init__(self) -> None:
+        self.port = 0
+        # appended on the server's loop thread only; tests read it once the fetch is done
+        self.records: list[Recorded] = []
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._server: asyncio.base_events.Server | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> RecordingServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def recorded(self, target_prefix: str) -> list[Recorded]:
+        """The requests whose target starts with ``target_prefix``."""
+        return [r for r in self.records if r.target.startswith(target_prefix)]
+
+    def one(self, target_prefix: str) -> Recorded:
+        """The only request whose target starts with ``target_prefix``."""
+        found = self.recorded(target_prefix)
+        assert len(found) == 1, [r.line for r in self.records]
+        return found[0]
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except asyncio.IncompleteReadError:
+                    return  # the client closed its keep-alive connection
+                line, *lines = head[:-4].decode("latin-1").split("\r\n")
+                headers = tuple((k, v.strip()) for k, _, v in (h.partition(":") for h in lines))
+                names = {k.lower(): v for k, v in headers}
+                if names.get("transfer-encoding", "").lower() == "chunked":
+                    body = b""
+                    while True:
+                        size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                        chunk = await reader.readexactly(size + 2)
+                        if not size:
+                            break
+                        body += chunk[:-2]
+                else:
+                    body = await reader.readexactly(int(names.get("content-length", "0")))
+                record = Recorded(line, headers, body)
+                self.records.append(record)
+                if record.target.startswith("/redirect"):
+                    status, extra, page = "302 Found", "Location: /landed\r\n", b""
+                else:
+                    status, extra = "200 OK", "Content-Type: text/html\r\n"
+                    page = b"<html><head><title>recorded</title></head><body>ok</body></html>"
+                writer.write(f"HTTP/1.1 {status}\r\n{extra}Content-Length: {len(page)}\r\n\r\n"
+                             .encode("latin-1") + (b"" if record.method == "HEAD" else page))
+                await writer.drain()
+        except (OSError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    async def _start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    def start(self) -> str:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
+        return self.url
+
+    def stop(self) -> None:
+        async def shutdown() -> None:
+            assert self._server is not None
+            self._server.close()
+            for task in asyncio.all_tasks():
+                if task is not asyncio.current_task():
+                    task.cancel()
+
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()

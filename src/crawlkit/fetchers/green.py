@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import os
 import pickle
 import socket
@@ -70,7 +71,13 @@ def _frame(obj: Any) -> bytes:
     return _HEADER.pack(len(data)) + data
 
 
-def _pack_outcomes(outcomes: list[Outcome], processor: Processor) -> bytes:
+Ticketed = tuple[int, Any]
+"""``(ticket, request)`` to the child and ``(ticket, outcome)`` back: the parent
+matches outcomes to requests by ticket (a Request with ``meta`` does not hash,
+and two requests may be equal)."""
+
+
+def _pack_outcomes(outcomes: list[Ticketed], processor: Processor) -> bytes:
     """One frame holding ``outcomes``; an outcome that cannot be pickled is replaced
     by a failed record for its request, so the parent never waits for it."""
     try:
@@ -79,8 +86,8 @@ def _pack_outcomes(outcomes: list[Outcome], processor: Processor) -> bytes:
         pass
     from .base import failed_outcome
 
-    sendable: list[Outcome] = []
-    for outcome in outcomes:
+    sendable: list[Ticketed] = []
+    for ticket, outcome in outcomes:
         try:
             pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:
@@ -91,16 +98,18 @@ def _pack_outcomes(outcomes: list[Outcome], processor: Processor) -> bytes:
             except Exception:
                 outcome = Outcome(outcome.request, outcome.request.url, None,
                                   "internal error: outcome cannot be sent")
-        sendable.append(outcome)
+        sendable.append((ticket, outcome))
     return _frame(sendable)
 
 
 def child_main(fd: int) -> None:
     """Entry point of the gevent child (already monkey-patched by the boot code).
 
-    Requests arrive in batches (one frame per engine round); outcomes leave in
-    batches too: the first greenlet to finish schedules a flush, which runs once
-    every greenlet woken in the same turn of the hub has added its outcome.
+    Requests arrive whole (method, headers, body, meta; callbacks by name) in
+    batches of :data:`Ticketed` pairs, one frame per engine round; outcomes leave
+    in batches too, under the ticket of their request: the first greenlet to
+    finish schedules a flush, which runs once every greenlet woken in the same
+    turn of the hub has added its outcome.
     """
     import gevent
     import gevent.pool
@@ -116,7 +125,7 @@ def child_main(fd: int) -> None:
     clients = http_green.Clients(settings)
     _send(sock, _READY)  # start-up ends here: the engine's clock starts after this
     pool = gevent.pool.Pool(settings.effective_concurrency)
-    ready: list[Outcome] = []  # outcomes not yet sent; greenlets of one thread, no lock
+    ready: list[Ticketed] = []  # outcomes not yet sent; greenlets of one thread, no lock
     flush_scheduled = False
 
     def flush() -> None:
@@ -132,7 +141,7 @@ def child_main(fd: int) -> None:
         finally:
             flush_scheduled = False
 
-    def work(request: Request) -> None:
+    def work(ticket: int, request: Request) -> None:
         nonlocal flush_scheduled
         try:
             outcome = processor(http_green.fetch(clients, request, settings))
@@ -140,7 +149,7 @@ def child_main(fd: int) -> None:
             raise
         except BaseException as exc:  # SystemExit too: the parent waits for this outcome
             outcome = failed_outcome(processor, request, exc)
-        ready.append(outcome)
+        ready.append((ticket, outcome))
         if not flush_scheduled:
             flush_scheduled = True
             gevent.spawn(flush)
@@ -153,8 +162,8 @@ def child_main(fd: int) -> None:
                 break
             if requests is None:
                 break
-            for request in requests:
-                pool.spawn(work, request)
+            for ticket, request in requests:
+                pool.spawn(work, ticket, request)
     finally:
         pool.kill()
         clients.close()
@@ -197,7 +206,9 @@ class GeventFetcher:
         # protects _sock writes (a frame must never interleave with another), and
         # _in_flight and _child_died, which the engine's thread and the reader share
         self._send_lock = threading.Lock()
-        self._in_flight: set[Request] = set()  # sent to the child, no outcome back yet
+        # sent to the child, no outcome back yet, by ticket
+        self._in_flight: dict[int, Request] = {}
+        self._tickets = itertools.count()  # only the engine's thread draws from it
         self._child_died = False
         self._closing = threading.Event()
         self._spawn_child()
@@ -261,14 +272,15 @@ class GeventFetcher:
                         f"gevent worker process sent what cannot be read: {exc}"))
                 return
             with self._send_lock:
-                self._in_flight.difference_update(outcome.request for outcome in outcomes)
-            for outcome in outcomes:
+                for ticket, _ in outcomes:
+                    self._in_flight.pop(ticket, None)
+            for _, outcome in outcomes:
                 self._outcomes.put(outcome)
 
     def _lose_child(self) -> None:
         """The child is gone: each page it held becomes an outcome of its own."""
         with self._send_lock:
-            lost = list(self._in_flight)
+            lost = list(self._in_flight.values())
             self._in_flight.clear()
             self._child_died = True
         for request in lost:
@@ -301,7 +313,8 @@ class GeventFetcher:
                 return
             with self._send_lock:
                 if not self._child_died:
-                    batch, self._unsent = self._unsent, []
+                    batch = [(next(self._tickets), request) for request in self._unsent]
+                    self._unsent = []
                     self._in_flight.update(batch)
                     with contextlib.suppress(OSError):  # it died: the reader reports them
                         _send(self._sock, batch)

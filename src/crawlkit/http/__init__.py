@@ -3,6 +3,8 @@
 * :mod:`.sync`: requests (``sync``, ``threaded``, ``threadpool``);
 * :mod:`.aio`: aiohttp (``async``, ``multiprocess``);
 * :mod:`.green`: geventhttpclient (``gevent``, in its patched child process);
+* :mod:`.outgoing`: what every client puts on the wire for a Request (the target
+  as spelled, the headers over the crawl's defaults, the framing);
 * :mod:`.errors`: library exceptions to the failure reasons records carry;
 * :mod:`.codings`: bounded decompression; :mod:`.netguard`: the SSRF guard;
   :mod:`.tls`: one CA-bundle rule for every client.

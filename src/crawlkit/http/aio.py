@@ -16,11 +16,21 @@ from urllib.parse import urlsplit
 import aiohttp
 import aiohttp.abc
 import aiohttp.http_exceptions
+import yarl
 
 from ..errors import Reason
 from ..models import FetchResult, Request
 from ..settings import CrawlSettings
-from .errors import FIRST, LAST, BodyTooLarge, ExceptionTable, check_encodings, failed_fetch
+from . import outgoing
+from .errors import (
+    FIRST,
+    LAST,
+    BodyTooLarge,
+    ExceptionTable,
+    UnsendableURL,
+    check_encodings,
+    failed_fetch,
+)
 from .netguard import check_ip, is_ip_literal
 from .sync import read_leniently
 from .tls import client_context
@@ -63,9 +73,31 @@ class _PublicResolver(aiohttp.abc.AbstractResolver):
         await self._inner.close()
 
 
+_NO_AUTO_HEADERS = ("Content-Type",)
+"""aiohttp would add ``Content-Type: application/octet-stream`` to a body sent
+without one; a request is sent with the headers it was given."""
+
+
+def _exact(url: str) -> yarl.URL:
+    """``url`` for aiohttp, sent as spelled: not re-quoted, a bare ``?`` kept (yarl
+    cannot hold an empty query, so it goes into the path), and without the
+    credentials, which :func:`.outgoing.headers` has turned into ``Authorization``
+    (aiohttp refuses both at once)."""
+    try:
+        parsed = yarl.URL(url, encoded=True)
+        user = parsed.raw_user  # parses the host and port
+    except ValueError as exc:
+        raise UnsendableURL(url) from exc
+    if user is not None:
+        parsed = parsed.with_user(None)
+    if url.endswith("?") and not parsed.raw_query_string:
+        parsed = parsed.with_path(parsed.raw_path + "?", encoded=True)
+    return parsed
+
+
 def new_session(settings: CrawlSettings) -> aiohttp.ClientSession:
     """One ClientSession for the whole crawl: pooled connections, total timeout per
-    request, the crawl's User-Agent. Call from inside the running event loop."""
+    request, the crawl's default headers. Call from inside the running event loop."""
     connector = aiohttp.TCPConnector(
         limit=settings.effective_concurrency,
         limit_per_host=0,
@@ -76,7 +108,7 @@ def new_session(settings: CrawlSettings) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(
         connector=connector,
         timeout=aiohttp.ClientTimeout(total=settings.timeout),
-        headers={"User-Agent": settings.user_agent},
+        headers=outgoing.default_headers(settings),
         cookie_jar=aiohttp.DummyCookieJar(),  # stateless, as in every strategy
         auto_decompress=True,
     )
@@ -85,17 +117,23 @@ def new_session(settings: CrawlSettings) -> aiohttp.ClientSession:
 async def fetch(
     session: aiohttp.ClientSession, request: Request, settings: CrawlSettings
 ) -> FetchResult:
-    """GET ``request.url`` once, without following redirects, under the crawl's limits."""
+    """Send ``request`` once (its method, headers, body and URL as built), without
+    following redirects, under the crawl's limits."""
     started = time.perf_counter()
     first_byte = started
     status: int | None = None
     headers: dict[str, str] = {}
     try:
+        url = outgoing.sendable(request.url)
         if settings.block_private:
-            host = urlsplit(request.url).hostname or ""
+            host = urlsplit(url).hostname or ""
             if is_ip_literal(host):  # aiohttp connects to literals without resolving
                 check_ip(host)
-        async with session.get(request.url, allow_redirects=False) as response:
+        lines = outgoing.headers(request, outgoing.default_headers(settings), latin1_wire=False)
+        async with session.request(
+            request.method, _exact(url), headers=lines, data=request.body or None,
+            allow_redirects=False, skip_auto_headers=_NO_AUTO_HEADERS,
+        ) as response:
             first_byte = time.perf_counter()
             status = response.status
             for key, value in response.headers.items():

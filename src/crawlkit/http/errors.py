@@ -64,6 +64,12 @@ class UnsendableURL(ValueError):
     """Raised inside a fetch for a URL the client cannot send (scheme, host or port)."""
 
 
+class UnsendableRequest(UnsendableURL):
+    """Raised inside a fetch for a request no client can send as built (a method or
+    header name that is not a token, a header value with a line break): final, like
+    a URL that cannot be sent."""
+
+
 FIRST: ExceptionTable = (
     (BodyTooLarge, Reason.TOO_LARGE),
     (BlockedAddress, Reason.BLOCKED_PRIVATE),

@@ -4,8 +4,9 @@ requests under monkey-patching spends more CPU per page than the rest of the
 gevent child put together (building a PreparedRequest, parsing headers with the
 email package, the urllib3 pool); geventhttpclient parses responses with llhttp
 in C and keeps one small connection pool per origin. This module keeps the
-contract of :mod:`crawlkit.http.sync`: one GET, no redirects followed, no
-cookies, no proxies from the environment, the whole fetch inside
+contract of :mod:`crawlkit.http.sync`: one request sent as built (see
+:mod:`.outgoing`), no redirects followed, no cookies, no proxies from the
+environment, the whole fetch inside
 ``settings.timeout``, the body bounded by ``settings.max_bytes`` after
 decompression, and the SSRF guard checking the address it connects to.
 
@@ -19,19 +20,20 @@ Import it only in a process gevent has monkey-patched.
 
 from __future__ import annotations
 
-import base64
 import time
 from collections import OrderedDict
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import gevent
 from geventhttpclient import HTTPClient
+from geventhttpclient.header import Headers
 from geventhttpclient.response import HTTPConnectionClosed, HTTPParseError
 
 from ..errors import Reason
 from ..models import FetchResult, Request
 from ..settings import CrawlSettings
-from .codings import ACCEPT_ENCODING, BoundedDecoder
+from . import outgoing
+from .codings import BoundedDecoder
 from .errors import (
     FIRST,
     LAST,
@@ -71,20 +73,15 @@ class Clients:
         self._keep = keep or max(10, settings.effective_concurrency)
         self._per_host = max(1, min(settings.per_host or settings.effective_concurrency,
                                     settings.effective_concurrency))
-        self._headers = {
-            "User-Agent": settings.user_agent,
-            "Accept": "*/*",
-            "Accept-Encoding": ACCEPT_ENCODING,
-        }
+        self._headers = dict(outgoing.default_headers(settings))
         bundle = ca_bundle()
         self._ssl_options = {"ca_certs": bundle} if bundle else {}
         # only greenlets of one thread touch this: no lock (gevent switches only on I/O)
         self._clients: OrderedDict[tuple[str, str, int], HTTPClient] = OrderedDict()
 
-    def for_url(self, url: str) -> tuple[HTTPClient, str, dict[str, str]]:
-        """The client for ``url``'s origin, the request target to send it and the
-        request's own headers (Basic credentials from the URL, as requests and
-        aiohttp send them)."""
+    def for_url(self, url: str) -> tuple[HTTPClient, str]:
+        """The client for ``url``'s origin and the request target to send it, as
+        spelled in ``url`` (geventhttpclient puts it on the request line as given)."""
         try:
             parts = urlsplit(url)
             port = parts.port
@@ -101,7 +98,7 @@ class Clients:
             except UnicodeError as exc:
                 raise UnsendableURL(url) from exc
         port = port or _DEFAULT_PORTS[scheme]
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        target = outgoing.target(url)
         key = (scheme, host, port)
         client = self._clients.get(key)
         if client is None:
@@ -111,12 +108,7 @@ class Clients:
                 self._clients.popitem(last=False)[1].close()
         else:
             self._clients.move_to_end(key)
-        headers = {}
-        if parts.username is not None:
-            userinfo = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
-            token = base64.b64encode(userinfo.encode("latin-1", "replace")).decode("ascii")
-            headers["Authorization"] = f"Basic {token}"
-        return client, target, headers
+        return client, target
 
     def _new(self, scheme: str, host: str, port: int) -> HTTPClient:
         headers = dict(self._headers)
@@ -151,15 +143,22 @@ class Clients:
 
 
 def fetch(clients: Clients, request: Request, settings: CrawlSettings) -> FetchResult:
-    """GET ``request.url`` once, under the crawl's limits; never raises for a failed page."""
+    """Send ``request`` once (its method, headers, body and URL as built), under the
+    crawl's limits; never raises for a failed page."""
     started = time.perf_counter()
     first_byte = started
     status: int | None = None
     headers: dict[str, str] = {}
     try:
         with gevent.Timeout(settings.timeout, Deadline):
-            client, target, own_headers = clients.for_url(request.url)
-            response = client.get(target, headers=own_headers)
+            client, target = clients.for_url(outgoing.sendable(request.url))
+            # the client's own defaults (the crawl's, and Host for a pinned address)
+            # are under these: a name given here replaces them
+            lines = Headers()
+            for name, value in outgoing.headers(request, (), latin1_wire=True):
+                lines.add(name, value)
+            response = client.request(request.method, target, body=request.body,
+                                      headers=lines)
             try:
                 first_byte = time.perf_counter()
                 status = response.status_code

@@ -15,12 +15,14 @@ from typing import Any
 import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
+from urllib3 import HTTPHeaderDict
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from ..errors import Reason
 from ..models import FetchResult, Request
 from ..settings import CrawlSettings
+from . import outgoing
 from .errors import (
     FIRST,
     LAST,
@@ -79,7 +81,19 @@ class _GuardedHTTPSPool(HTTPSConnectionPool):
     ConnectionCls = _GuardedHTTPSConnection
 
 
-class _GuardedAdapter(HTTPAdapter):
+class _ExactAdapter(HTTPAdapter):
+    """An adapter that sends the request target as spelled in the URL.
+
+    requests rebuilds the target from ``urlsplit``, which drops a bare ``?``;
+    urllib3 then only percent-encodes what may not appear (none of it in a safe
+    URL) and upper-cases the hex digits of escapes.
+    """
+
+    def request_url(self, request: requests.PreparedRequest, proxies: Any) -> str:
+        return outgoing.target(request.url or "")
+
+
+class _GuardedAdapter(_ExactAdapter):
     """An adapter whose connections refuse non-public addresses (``--block-private``)."""
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
@@ -90,7 +104,7 @@ class _GuardedAdapter(HTTPAdapter):
 
 
 def new_session(settings: CrawlSettings, pool_size: int | None = None) -> requests.Session:
-    """A Session with the crawl's User-Agent, no automatic retries or redirects,
+    """A Session with the crawl's default headers, no automatic retries or redirects,
     and a connection pool sized for ``pool_size`` concurrent requests."""
     session = requests.Session()
     # no cookie is kept: a stateless crawl behaves the same in every strategy (threaded
@@ -102,44 +116,49 @@ def new_session(settings: CrawlSettings, pool_size: int | None = None) -> reques
     # from the environment are not used, and no netrc credentials are ever sent.
     session.trust_env = False
     session.verify = ca_bundle() or True
-    session.headers["User-Agent"] = settings.user_agent
+    session.headers.clear()
+    session.headers.update(outgoing.default_headers(settings))
     session.max_redirects = settings.max_redirects
     size = pool_size or settings.effective_concurrency
-    adapter_cls = _GuardedAdapter if settings.block_private else HTTPAdapter
+    adapter_cls = _GuardedAdapter if settings.block_private else _ExactAdapter
     adapter = adapter_cls(pool_connections=max(10, size), pool_maxsize=size, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
 
 
-def _send(session: requests.Session, url: str, timeout: float) -> requests.Response:
-    """``session.get(url, stream=True, allow_redirects=False)`` minus the per-request
-    merging a crawl never needs.
+def _send(
+    session: requests.Session, request: Request, settings: CrawlSettings
+) -> requests.Response:
+    """Send ``request`` as built (see :mod:`.outgoing`), streaming, without following
+    a redirect.
 
-    ``Session.request`` merges environment settings, cookies, hooks and auth into
-    every request and prepares the next hop of a redirect it will not follow; in
-    a loop over small pages that is a tenth of the CPU. A canonical ASCII URL
-    without credentials is sent as is, with the session's headers, straight to
-    its adapter; anything else takes the full ``Session`` path.
+    The PreparedRequest goes straight to the session's adapter: ``Session.request``
+    would merge environment settings, cookies, hooks and auth into every request
+    and prepare the next hop of a redirect it will not follow (a tenth of the CPU
+    in a loop over small pages), and re-quote the URL, and drop a bare ``?``.
     """
-    if url.isascii() and "@" not in url:
-        prepared = requests.PreparedRequest()
-        prepared.method = "GET"
-        prepared.url = url
-        prepared.prepare_headers(session.headers)
-        prepared.body = None
-        prepared.hooks = {"response": []}
-        adapter = session.get_adapter(url)
-        try:
-            return adapter.send(prepared, stream=True, timeout=(timeout, timeout),
-                                verify=True if session.verify is None else session.verify,
-                                cert=None, proxies={})
-        except ValueError as exc:
-            if isinstance(exc, requests.RequestException):
-                raise
-            # urlsplit refused it before requests could (prepare_url is skipped here)
-            raise UnsendableURL(url) from exc
-    return session.get(url, timeout=(timeout, timeout), allow_redirects=False, stream=True)
+    url = outgoing.sendable(request.url)
+    prepared = requests.PreparedRequest()
+    prepared.method = request.method
+    prepared.url = url
+    lines = HTTPHeaderDict()  # keeps a name the request repeats on lines of its own
+    for name, value in outgoing.headers(request, outgoing.default_headers(settings),
+                                         latin1_wire=True):
+        lines.add(name, value)
+    prepared.headers = lines  # type: ignore[assignment]
+    prepared.body = request.body or None
+    prepared.hooks = {"response": []}
+    adapter = session.get_adapter(url)
+    try:
+        return adapter.send(prepared, stream=True, timeout=(settings.timeout, settings.timeout),
+                            verify=True if session.verify is None else session.verify,
+                            cert=None, proxies={})
+    except ValueError as exc:
+        if isinstance(exc, requests.RequestException):
+            raise
+        # urlsplit refused it before requests could (prepare_url is skipped here)
+        raise UnsendableURL(url) from exc
 
 
 def read_leniently(request: Request, settings: CrawlSettings) -> FetchResult:
@@ -151,7 +170,8 @@ def read_leniently(request: Request, settings: CrawlSettings) -> FetchResult:
 
 
 def fetch(session: requests.Session, request: Request, settings: CrawlSettings) -> FetchResult:
-    """GET ``request.url`` once, without following redirects.
+    """Send ``request`` once (its method, headers, body and URL as built), without
+    following redirects.
 
     The whole fetch (connect, headers, body) must end within ``settings.timeout``
     and the body must stay under ``settings.max_bytes`` after decompression. The
@@ -164,7 +184,7 @@ def fetch(session: requests.Session, request: Request, settings: CrawlSettings) 
     status: int | None = None
     headers: dict[str, str] = {}
     try:
-        response = _send(session, request.url, settings.timeout)
+        response = _send(session, request, settings)
         try:
             first_byte = time.perf_counter()
             status = response.status_code

@@ -50,8 +50,9 @@ def test_form_data_and_json_bodies() -> None:
     form = Request("http://h/search", data={"q": "lamp shade", "page": 2})
     assert form.method == "POST" and form.body == b"q=lamp+shade&page=2"
     assert ("Content-Type", "application/x-www-form-urlencoded") in form.headers
-    as_get = Request("http://h/search", method="get", data=[("q", "a"), ("q", "b")])
-    assert as_get.method == "GET" and as_get.body == b"q=a&q=b"
+    as_get = Request("http://h/search?x=1", method="get", data=[("q", "a"), ("q", "b")])
+    assert as_get.method == "GET" and as_get.body == b"" and not as_get.headers
+    assert as_get.url == "http://h/search?x=1&q=a&q=b"  # a GET form goes in the query
     js = Request("http://h/api", json={"page": 2})
     assert js.method == "POST" and js.body == b'{"page":2}'
     assert dict(js.headers)["Content-Type"] == "application/json"
@@ -129,3 +130,10 @@ def test_failure_carries_request_and_meta() -> None:
     req = Request("http://h/x", meta={"a": 1})
     failure = Failure(req.url, req.url, 500, "http 500", 0, request=req, traceback="tb")
     assert failure.meta == {"a": 1} and failure.request is req
+
+
+@pytest.mark.parametrize("bad", [{"headers": {"Bad Name": "x"}}, {"headers": [("X", "a\r\nb")]},
+                                 {"method": "GE T"}])
+def test_headers_and_method_that_cannot_be_sent_are_refused(bad: dict[str, object]) -> None:
+    with pytest.raises(UsageError):
+        Request("http://h/", **bad)  # type: ignore[arg-type]

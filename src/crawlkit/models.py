@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -107,10 +108,14 @@ class Request:
         if sum(x is not None for x in (body, data)) + (json is not _NO_JSON) > 1:
             raise UsageError("a Request takes one of body=, data= and json=")
         if data is not None:
-            body = urlencode(list(data.items()) if isinstance(data, Mapping) else list(data),
+            form = urlencode(list(data.items()) if isinstance(data, Mapping) else list(data),
                              doseq=True)
-            pairs = _with_default(pairs, "Content-Type", "application/x-www-form-urlencoded")
-            method = method or "POST"
+            method = (method or "POST").upper()
+            if method in ("GET", "HEAD"):  # a GET form goes in the query, as browsers send it
+                url = _with_query(url, form)
+            else:
+                body = form
+                pairs = _with_default(pairs, "Content-Type", "application/x-www-form-urlencoded")
         elif json is not _NO_JSON:
             body = _dumps(json, "json")
             pairs = _with_default(pairs, "Content-Type", "application/json")
@@ -125,7 +130,10 @@ class Request:
         setattr_ = object.__setattr__
         setattr_(self, "url", url if purpose != "page" else safe_url(url))
         setattr_(self, "callback", _method_name(callback, "callback"))
-        setattr_(self, "method", (method or "GET").upper())
+        method = (method or "GET").upper()
+        if not _TOKEN.fullmatch(method):
+            raise UsageError(f"invalid HTTP method {method!r}")
+        setattr_(self, "method", method)
         setattr_(self, "headers", pairs)
         setattr_(self, "body", body or b"")
         setattr_(self, "meta", meta or None)
@@ -216,7 +224,26 @@ def _header_pairs(
     if not headers:
         return ()
     items = headers.items() if isinstance(headers, Mapping) else headers
-    return tuple((str(k), str(v)) for k, v in items)
+    pairs = tuple((str(k), str(v)) for k, v in items)
+    for name, value in pairs:
+        if not _TOKEN.fullmatch(name):
+            raise UsageError(f"invalid header name {name!r}")
+        if "\r" in value or "\n" in value or "\0" in value:
+            raise UsageError(f"header {name!r}: a value may not hold CR, LF or NUL")
+    return pairs
+
+
+def _with_query(url: str, query: str) -> str:
+    """``url`` with ``query`` appended to its query string (before any fragment)."""
+    if not query:
+        return url
+    head, hash_, fragment = url.partition("#")
+    joiner = "" if head.endswith(("?", "&")) else ("&" if "?" in head else "?")
+    return f"{head}{joiner}{query}{hash_}{fragment}"
+
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+"""An HTTP header name or method (RFC 9110 token)."""
 
 
 def _with_default(

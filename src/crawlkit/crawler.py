@@ -19,15 +19,19 @@ from typing import IO, Any
 from .engine import Engine
 from .errors import UsageError
 from .frontiers.journal import CrawlState, Resume
+from .frontiers.redis_conn import DEFAULT_WAIT
 from .process import Processor
 from .progress import Snapshot, progress_for
 from .settings import CrawlSettings
-from .sinks import JsonLinesSink, ListSink, Sink
+from .sinks import JsonLinesSink, ListSink, Sink, storage_error
 from .spiders import DefaultSpider, FunctionSpider, Spider, as_spider, load_spider
 from .stats import Stats
 from .urls import canonicalize
 
 ProgressArg = bool | Callable[[Snapshot], None] | None
+
+DEFAULT_LEASE = 60.0
+"""Seconds a worker holds a leased URL by default (longer when ``timeout`` is)."""
 
 
 class Crawler:
@@ -45,7 +49,12 @@ class Crawler:
         frontier: ``"redis://HOST:PORT/DB"``: share the crawl with every worker
             pointed at this Redis under the same ``job`` name.
         job: the shared crawl's name (with ``frontier``).
-        lease: seconds a worker may hold a URL before others take it (``frontier``).
+        lease: seconds a worker may hold a URL before others take it (``frontier``);
+            it must be longer than ``settings.timeout`` (a lease must outlast a
+            fetch). Default: 60, or twice the timeout when that is longer.
+        redis_wait: seconds a worker waits for Redis when it becomes unreachable
+            during the crawl (restart, failover, network) before it stops with
+            :class:`~crawlkit.errors.FrontierUnavailable`.
         progress: ``True`` for the live display the CLI shows (a rich line on a
             terminal, log lines elsewhere), or a callable receiving each
             :class:`Snapshot` about twice a second; default: none.
@@ -68,7 +77,8 @@ class Crawler:
         state: str | os.PathLike[str] | None = None,
         frontier: str | None = None,
         job: str | None = None,
-        lease: float = 60.0,
+        lease: float | None = None,
+        redis_wait: float = DEFAULT_WAIT,
         progress: ProgressArg = None,
         processor: Processor | None = None,
         notify: Callable[[str], None] | None = None,
@@ -83,8 +93,9 @@ class Crawler:
             raise UsageError("--state needs --out FILE (the output is resumed with the crawl)")
         if sink is not None and out is not None:
             raise UsageError("pass sink= or out=, not both")
-        if not lease > 0:
-            raise UsageError(f"--lease must be positive, got {lease}")
+        lease = _lease_for(settings.timeout, lease)
+        if not redis_wait > 0:
+            raise UsageError(f"--redis-wait must be positive, got {redis_wait}")
         self.settings = settings
         self.spider_ref = spider if isinstance(spider, str) else _spider_ref(spider)
         self.spider = load_spider(spider) if isinstance(spider, str) else (
@@ -96,6 +107,7 @@ class Crawler:
         self.frontier = frontier
         self.job = job
         self.lease = lease
+        self.redis_wait = redis_wait
         self.progress = progress
         self.processor = processor
         self.notify = notify
@@ -132,6 +144,9 @@ class Crawler:
                 (checked before any fetch; nothing is created or changed then).
             InvalidURL: a seed is not an absolute http(s) URL.
             FetcherError: the strategy's machinery failed.
+            StorageError: the output or the state file could not be written (disk
+                full, I/O error); with ``state`` the crawl resumes from its last commit.
+            FrontierUnavailable: Redis stayed unreachable longer than ``redis_wait``.
         """
         urls = list(seeds) if seeds is not None else list(self.spider.start_urls)
         if not urls:
@@ -232,8 +247,12 @@ class Crawler:
             except BaseException:
                 stream.close()
                 raise
-            stream.truncate(self.resumed.out_offset)  # drop records not committed as done
-            stream.seek(self.resumed.out_offset)
+            try:
+                stream.truncate(self.resumed.out_offset)  # drop records not committed as done
+                stream.seek(self.resumed.out_offset)
+            except OSError as exc:
+                stream.close()
+                raise storage_error("--out", out, exc) from None
         else:
             try:
                 stream = open(out, "w+b")  # noqa: SIM115 - closed by the sink; read to hash
@@ -250,8 +269,9 @@ class Crawler:
         from .frontiers.redis import RedisFrontier, connect
 
         assert self.job is not None
-        return RedisFrontier(self.settings, connect(self.frontier), self.job,
-                             self.fingerprint(seeds), lease=self.lease)
+        client = connect(self.frontier, self.redis_wait, self.notify)
+        return RedisFrontier(self.settings, client, self.job, self.fingerprint(seeds),
+                             lease=self.lease)
 
     def _sink(self, stream: IO[bytes] | None) -> Sink:
         if self.sink is not None:
@@ -270,6 +290,19 @@ class Crawler:
             stack.enter_context(shown)
             return shown
         return self.progress
+
+
+def _lease_for(timeout: float, lease: float | None) -> float:
+    """The lease a shared crawl uses; one shorter than a fetch may last is refused,
+    since it would hand a page still being fetched to a second worker."""
+    if lease is None:
+        return max(DEFAULT_LEASE, 2 * timeout)
+    if not lease > 0:
+        raise UsageError(f"--lease must be positive, got {lease}")
+    if lease <= timeout:
+        raise UsageError(f"--lease {lease:g} must be longer than --timeout {timeout:g}: "
+                         "a lease must outlast a fetch")
+    return lease
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -50,7 +50,7 @@ def crawl(
     state: str | os.PathLike[str] | None = None,
     frontier: str | None = None,
     job: str | None = None,
-    lease: float = 60.0,
+    lease: float | None = None,
     progress: ProgressArg = None,
     **options: Unpack[CrawlOptions],
 ) -> CrawlResult:

@@ -143,6 +143,32 @@ def test_redis_gone_longer_than_redis_wait_is_one_line_and_the_leases_go_to_othe
     assert len(records) - len(urls) <= 4  # at most what the first worker had in flight
 
 
+@pytest.mark.slow
+def test_a_job_lost_by_a_redis_without_persistence_is_one_line_not_a_finished_crawl(
+        tmp_path, slow_site):
+    seeds, _ = slow_site
+    workdir = tmp_path / "volatile"
+    workdir.mkdir()
+    server = RedisServer(workdir, "--appendonly", "no")
+    server.start()
+    out = tmp_path / "w.jsonl"
+    worker = _start("crawl", str(seeds), "--follow", "--frontier", server.url, "--job", "lost",
+                    "--out", str(out), "--concurrency", "4", "--quiet")
+    try:
+        assert _wait_for_lines(out, 5, worker)
+        server.stop()
+        time.sleep(0.5)
+        server.start()
+        _, err = worker.communicate(timeout=120)
+    finally:
+        if server.proc is not None:
+            server.stop()
+    assert worker.returncode == 1, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "job 'lost' is gone from Redis" in lines[0]
+
+
 # secrets in Redis URLs
 
 

@@ -266,12 +266,15 @@ class Crawler:
     def _open_frontier(self, seeds: Sequence[str]) -> Any:
         if self.frontier is None:
             return None
-        from .frontiers.redis import RedisFrontier, connect
+        from .frontiers.redis import RedisFrontier, connect, job_prefix
+        from .frontiers.redis_conn import watch_job
 
         assert self.job is not None
         client = connect(self.frontier, self.redis_wait, self.notify)
-        return RedisFrontier(self.settings, client, self.job, self.fingerprint(seeds),
-                             lease=self.lease)
+        shared = RedisFrontier(self.settings, client, self.job, self.fingerprint(seeds),
+                               lease=self.lease)
+        watch_job(client, job_prefix(self.job) + "meta", self.job)
+        return shared
 
     def _sink(self, stream: IO[bytes] | None) -> Sink:
         if self.sink is not None:

@@ -127,6 +127,7 @@ class WaitForRedis:
         # the engine's thread is the only one that talks to Redis, so no lock
         self._down_since: float | None = None
         self._rng = random.Random()
+        self.after_outage: Callable[[], None] | None = None  # see watch_job()
 
     def __deepcopy__(self, memo: dict[int, Any]) -> WaitForRedis:
         return self
@@ -182,7 +183,31 @@ class WaitForRedis:
                 self._down_since = None
                 if self.notify is not None:
                     self.notify(f"Redis at {self.shown} is back after {down:.1f}s")
+                if self.after_outage is not None:
+                    self.after_outage()
             return result
+
+
+def watch_job(client: Any, key: str, job: str) -> None:
+    """After each outage, check that ``key`` (the job's ``meta``) survived it.
+
+    A Redis restarted without persistence comes back empty: the job's queue, seen
+    set and leases are gone, and a worker that went on would find nothing to do
+    and stop as if the crawl were complete. It stops with
+    :class:`~crawlkit.errors.FrontierUnavailable` instead.
+    """
+    policy = client.get_retry()
+    if not isinstance(policy, WaitForRedis):
+        return
+
+    def check() -> None:
+        if not client.exists(key):
+            raise FrontierUnavailable(
+                f"job {job!r} is gone from Redis at {policy.shown} after it was unreachable "
+                "(restarted without persistence?); its progress is lost: delete the job "
+                "and start again, and keep Redis persistent (appendonly yes)")
+
+    policy.after_outage = check
 
 
 def _reason(error: BaseException) -> str:

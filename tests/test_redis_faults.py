@@ -144,6 +144,24 @@ def test_redis_gone_longer_than_redis_wait_is_one_line_and_the_leases_go_to_othe
 
 
 @pytest.mark.slow
+def test_sigterm_while_redis_is_away_stops_without_waiting_it_out(
+        tmp_path, redis_server, slow_site):
+    seeds, _ = slow_site
+    out = tmp_path / "w.jsonl"
+    worker = _start("crawl", str(seeds), "--follow", "--frontier", redis_server.url,
+                    "--job", "term", "--out", str(out), "--concurrency", "4",
+                    "--redis-wait", "3600")
+    assert _wait_for_lines(out, 5, worker)
+    redis_server.stop()
+    time.sleep(0.5)
+    worker.send_signal(signal.SIGTERM)
+    _, err = worker.communicate(timeout=60)  # not 3600 s
+    assert worker.returncode == 1, err
+    assert "Traceback" not in err
+    assert f"crawlkit: error: stopped while Redis at {redis_server.url} was unreachable" in err
+
+
+@pytest.mark.slow
 def test_a_job_lost_by_a_redis_without_persistence_is_one_line_not_a_finished_crawl(
         tmp_path, slow_site):
     seeds, _ = slow_site

@@ -128,6 +128,11 @@ class Crawler:
         if engine is not None:
             engine.request_stop()
 
+    def _stop_requested(self) -> bool:
+        # no lock: this runs in the main thread, where request_stop() may run as a
+        # signal handler that takes the lock; reading one bool is atomic
+        return self._stop
+
     def fingerprint(self, seeds: Sequence[str]) -> str:
         """What makes two runs the same crawl (mode, concurrency and limits may change)."""
         s = self.settings
@@ -273,7 +278,7 @@ class Crawler:
         client = connect(self.frontier, self.redis_wait, self.notify)
         shared = RedisFrontier(self.settings, client, self.job, self.fingerprint(seeds),
                                lease=self.lease)
-        watch_job(client, job_prefix(self.job) + "meta", self.job)
+        watch_job(client, job_prefix(self.job) + "meta", self.job, stopping=self._stop_requested)
         return shared
 
     def _sink(self, stream: IO[bytes] | None) -> Sink:

@@ -153,7 +153,7 @@ class CrawlState:
                 self._db.close()
                 raise
         except sqlite3.Error as exc:
-            raise UsageError(f"cannot use --state {shown}: {exc}") from None
+            raise UsageError(f"cannot use --state {shown}: {_sqlite_cause(exc)}") from None
 
     def _meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

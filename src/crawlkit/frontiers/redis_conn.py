@@ -128,6 +128,7 @@ class WaitForRedis:
         self._down_since: float | None = None
         self._rng = random.Random()
         self.after_outage: Callable[[], None] | None = None  # see watch_job()
+        self.stopping: Callable[[], bool] | None = None  # see watch_job()
 
     def __deepcopy__(self, memo: dict[int, Any]) -> WaitForRedis:
         return self
@@ -170,6 +171,11 @@ class WaitForRedis:
                     if self.notify is not None:
                         self.notify(f"Redis at {self.shown} is unreachable ({_reason(error)}); "
                                     f"waiting up to {self.wait:g}s for it")
+                if self.stopping is not None and self.stopping():
+                    raise FrontierUnavailable(
+                        f"stopped while Redis at {self.shown} was unreachable "
+                        f"({_reason(error)}); this worker's leases expire and go to the "
+                        "other workers") from None
                 if now - self._down_since > self.wait:
                     raise FrontierUnavailable(
                         f"Redis at {self.shown} unreachable for more than {self.wait:g}s "
@@ -188,8 +194,10 @@ class WaitForRedis:
             return result
 
 
-def watch_job(client: Any, key: str, job: str) -> None:
-    """After each outage, check that ``key`` (the job's ``meta``) survived it.
+def watch_job(client: Any, key: str, job: str,
+              stopping: Callable[[], bool] | None = None) -> None:
+    """After each outage, check that ``key`` (the job's ``meta``) survived it;
+    during one, give up waiting as soon as ``stopping()`` is true (Ctrl-C, SIGTERM).
 
     A Redis restarted without persistence comes back empty: the job's queue, seen
     set and leases are gone, and a worker that went on would find nothing to do
@@ -208,6 +216,7 @@ def watch_job(client: Any, key: str, job: str) -> None:
                 "and start again, and keep Redis persistent (appendonly yes)")
 
     policy.after_outage = check
+    policy.stopping = stopping
 
 
 def _reason(error: BaseException) -> str:

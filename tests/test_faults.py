@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import crawlkit
 from test_cli import run_cli
 from test_state import _key, _records
 
@@ -127,3 +128,10 @@ def test_an_output_that_cannot_be_written_is_one_line(tmp_path, demo_site):
     seeds.write_text(demo_site.url + "/\n")
     proc = run_cli("crawl", str(seeds), "--follow", "--out", "/dev/full", "--quiet")
     _assert_one_line(proc, "'/dev/full'", "[Errno 28] No space left on device")
+
+
+def test_the_library_raises_a_storage_error(demo_site):
+    with pytest.raises(crawlkit.StorageError,
+                       match=r"cannot write --out '/dev/full': \[Errno 28\] No space") as caught:
+        crawlkit.crawl(demo_site.url + "/", follow=True, out="/dev/full")
+    assert isinstance(caught.value, OSError)

@@ -9,9 +9,11 @@ from .crawler import Crawler  # noqa: E402
 from .errors import (  # noqa: E402
     CrawlkitError,
     FetcherError,
+    FrontierUnavailable,
     InvalidURL,
     SeedFileError,
     SpiderLoadError,
+    StorageError,
     UnknownMode,
     UsageError,
 )
@@ -36,6 +38,7 @@ __all__ = [
     "FetchResult",
     "Fetcher",
     "FetcherError",
+    "FrontierUnavailable",
     "FunctionSpider",
     "InvalidURL",
     "Item",
@@ -48,6 +51,7 @@ __all__ = [
     "Spider",
     "SpiderLoadError",
     "Stats",
+    "StorageError",
     "Timing",
     "UnknownMode",
     "UsageError",

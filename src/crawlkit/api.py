@@ -51,6 +51,7 @@ def crawl(
     frontier: str | None = None,
     job: str | None = None,
     lease: float | None = None,
+    redis_wait: float = 60.0,
     progress: ProgressArg = None,
     **options: Unpack[CrawlOptions],
 ) -> CrawlResult:
@@ -64,7 +65,7 @@ def crawl(
         spider: the spider, when the first argument holds the URLs. Default: one
             record per page (:class:`crawlkit.DefaultSpider`).
         sink: where items go; by default they are collected and returned.
-        out, state, frontier, job, lease, progress: as in :class:`crawlkit.Crawler`
+        out, state, frontier, job, lease, redis_wait, progress: as in :class:`crawlkit.Crawler`
             (``state="crawl.db", out="items.jsonl"`` makes the crawl resumable).
         **options: any :class:`CrawlSettings` field (:class:`CrawlOptions`), e.g.
             ``follow=True, max_pages=100``.
@@ -94,7 +95,8 @@ def crawl(
     settings = CrawlSettings(mode=mode, **cast(dict[str, Any], options))
     the_spider = as_spider(spider)
     crawler = Crawler(settings, the_spider, sink, out=out, state=state, frontier=frontier,
-                      job=job, lease=lease, progress=progress)
+                      job=job, lease=lease, redis_wait=redis_wait,
+                      progress=progress)
     stats = crawler.run(seeds or None)
     return CrawlResult(crawler.items, stats)
 

@@ -23,11 +23,12 @@ acknowledgement adds that page to the job's counters twice.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import re
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
@@ -109,20 +110,23 @@ class WaitForRedis:
     nested calls (connect inside a command) see it.
 
     Args:
+        url: the Redis URL (shown redacted, and scrubbed from redis-py's messages).
         wait: seconds an outage may last before :class:`FrontierUnavailable`.
-        shown: the (redacted) URL, for messages.
         notify: receives one line when an outage begins and one when it ends.
     """
 
-    def __init__(self, wait: float, shown: str,
+    def __init__(self, url: str, wait: float,
                  notify: Callable[[str], None] | None = None) -> None:
         import redis
 
+        self._url = url
+        self.shown = redact(url)
         self.wait = wait
-        self.shown = shown
         self.notify = notify
-        self._supported: tuple[type[BaseException], ...] = (
+        self._outage_errors: tuple[type[BaseException], ...] = (
             redis.ConnectionError, redis.TimeoutError, socket.timeout)
+        self._supported: tuple[type[BaseException], ...] = self._outage_errors
+        self._loading_error: type[BaseException] = redis.BusyLoadingError
         self._auth_error: type[BaseException] = redis.AuthenticationError
         # the engine's thread is the only one that talks to Redis, so no lock
         self._down_since: float | None = None
@@ -133,6 +137,19 @@ class WaitForRedis:
     def __deepcopy__(self, memo: dict[int, Any]) -> WaitForRedis:
         return self
 
+    @contextlib.contextmanager
+    def starting(self) -> Iterator[None]:
+        """While the client is first checked, wait only for a server still loading
+        its data, silently: a refused or wrong address is a mistake to report at
+        once, not an outage to wait out."""
+        notify, self.notify = self.notify, None
+        self._supported = (self._loading_error,)
+        try:
+            yield
+        finally:
+            self.notify = notify
+            self._supported = self._outage_errors
+
     # the parts of redis.retry.Retry that redis-py calls
     def get_retries(self) -> int:
         return 1 << 30
@@ -141,7 +158,8 @@ class WaitForRedis:
         pass
 
     def update_supported_errors(self, errors: Any) -> None:
-        self._supported = tuple({*self._supported, *errors})
+        self._outage_errors = tuple({*self._outage_errors, *errors})
+        self._supported = self._outage_errors
 
     def call_with_retry(self, do: Callable[[], T], fail: Callable[..., Any],
                         is_retryable: Callable[[BaseException], bool] | None = None,
@@ -169,17 +187,17 @@ class WaitForRedis:
                 if self._down_since is None:
                     self._down_since = now
                     if self.notify is not None:
-                        self.notify(f"Redis at {self.shown} is unreachable ({_reason(error)}); "
+                        self.notify(f"Redis at {self.shown} is unreachable ({self._why(error)}); "
                                     f"waiting up to {self.wait:g}s for it")
                 if self.stopping is not None and self.stopping():
                     raise FrontierUnavailable(
                         f"stopped while Redis at {self.shown} was unreachable "
-                        f"({_reason(error)}); this worker's leases expire and go to the "
+                        f"({self._why(error)}); this worker's leases expire and go to the "
                         "other workers") from None
                 if now - self._down_since > self.wait:
                     raise FrontierUnavailable(
                         f"Redis at {self.shown} unreachable for more than {self.wait:g}s "
-                        f"({_reason(error)}); this worker's leases expire and go to the "
+                        f"({self._why(error)}); this worker's leases expire and go to the "
                         "other workers") from None
                 pause = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** min(failures, 16))
                 time.sleep(pause * self._rng.uniform(0.5, 1.0))
@@ -192,6 +210,10 @@ class WaitForRedis:
                 if self.after_outage is not None:
                     self.after_outage()
             return result
+
+
+    def _why(self, error: BaseException) -> str:
+        return scrub(_reason(error), self._url)
 
 
 def watch_job(client: Any, key: str, job: str,
@@ -251,16 +273,14 @@ def open_client(url: str, wait: float = DEFAULT_WAIT,
         bundle = ca_bundle()
         if bundle is not None:
             options["ssl_ca_certs"] = bundle
-    retry = WaitForRedis(wait, shown, notify)
+    retry = WaitForRedis(url, wait, notify)
     try:
         client = redis.Redis.from_url(url, retry=retry, **options)
     except (ValueError, TypeError) as exc:
         raise UsageError(f"invalid --frontier {shown}: {scrub(str(exc), url)}") from None
-    # at start only a server still loading its data is waited for: a refused or
-    # wrong address is a mistake to report now, not an outage to wait out
-    retry.notify, retry._supported = None, (redis.BusyLoadingError,)
     try:
-        client.ping()
+        with retry.starting():
+            client.ping()
     except redis.AuthenticationError as exc:
         if not _secrets(url):
             raise UsageError(f"Redis at {shown} needs a password: "
@@ -277,7 +297,4 @@ def open_client(url: str, wait: float = DEFAULT_WAIT,
     except (redis.RedisError, FrontierUnavailable, OSError) as exc:
         raise UsageError(f"cannot reach Redis at {shown}: {scrub(_reason(exc), url)}") \
             from None
-    finally:
-        retry.notify = notify
-        retry._supported = (redis.ConnectionError, redis.TimeoutError, socket.timeout)
     return client

@@ -93,7 +93,9 @@ class Crawler:
             raise UsageError("--state needs --out FILE (the output is resumed with the crawl)")
         if sink is not None and out is not None:
             raise UsageError("pass sink= or out=, not both")
-        lease = _lease_for(settings.timeout, lease)
+        if lease is not None and not lease > 0:
+            raise UsageError(f"--lease must be positive, got {lease}")
+        lease = _lease_for(settings.timeout, lease) if frontier is not None else lease
         if not redis_wait > 0:
             raise UsageError(f"--redis-wait must be positive, got {redis_wait}")
         self.settings = settings
@@ -106,7 +108,7 @@ class Crawler:
         self.state = None if state is None else Path(state)
         self.frontier = frontier
         self.job = job
-        self.lease = lease
+        self.lease = DEFAULT_LEASE if lease is None else lease
         self.redis_wait = redis_wait
         self.progress = progress
         self.processor = processor

@@ -46,10 +46,10 @@ class RedisServer:
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(self.port, timeout=10)
 
-    def stop(self) -> None:
-        """SIGTERM: Redis shuts down as on a restart (the AOF is fsynced)."""
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """SIGTERM: Redis shuts down as on a restart (the AOF is fsynced); SIGKILL: a crash."""
         assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
+        self.proc.send_signal(sig)
         self.proc.wait(timeout=30)
         self.proc = None
 
@@ -97,6 +97,35 @@ def test_workers_ride_out_a_redis_restart(tmp_path, redis_server, slow_site):
     records = [r for out in outs for r in _records(out)]
     urls = [r["url"] for r in records]
     # Redis was shut down cleanly (AOF fsynced): no acknowledgement was lost
+    assert len(urls) == len(set(urls)), "a page was recorded twice"
+    assert set(urls) == clean
+
+
+@pytest.mark.slow
+def test_redis_killed_with_appendfsync_always_loses_and_repeats_nothing(tmp_path, slow_site):
+    seeds, clean = slow_site
+    workdir = tmp_path / "always"
+    workdir.mkdir()
+    server = RedisServer(workdir, "--appendfsync", "always")
+    server.start()
+    outs = [tmp_path / f"w{i}.jsonl" for i in range(2)]
+    workers = [_start("crawl", str(seeds), "--follow", "--mode", mode, "--frontier", server.url,
+                      "--job", "crash", "--out", str(out), "--concurrency", "4", "--quiet",
+                      "--timeout", "2", "--lease", "3")
+               for mode, out in zip(["async", "multiprocess"], outs, strict=True)]
+    try:
+        assert _wait_for_lines(outs[0], 10, workers[0])
+        server.stop(signal.SIGKILL)
+        time.sleep(0.5)
+        server.start()
+        for worker in workers:
+            _, err = worker.communicate(timeout=120)
+            assert worker.returncode == 0, err
+    finally:
+        if server.proc is not None:
+            server.stop()
+    records = [r for out in outs for r in _records(out)]
+    urls = [r["url"] for r in records]
     assert len(urls) == len(set(urls)), "a page was recorded twice"
     assert set(urls) == clean
 

@@ -24,8 +24,8 @@ from crawlkit.settings import OPTIONS, CrawlOptions, option_table
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).parent
 FIELDS = {f.name for f in dataclasses.fields(CrawlSettings) if f.init}
-NOT_OPTIONS = {"spider", "out", "state", "frontier", "job", "lease", "quiet", "help", "format",
-               "fields", "sitemap"}
+NOT_OPTIONS = {"spider", "out", "state", "frontier", "job", "lease", "redis-wait", "quiet",
+               "help", "format", "fields", "sitemap"}
 
 
 def _crawl_parser() -> argparse.ArgumentParser:

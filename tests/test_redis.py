@@ -91,7 +91,7 @@ def test_a_killed_worker_loses_nothing(redis_url, tmp_path, site_and_clean):
     site, seeds, clean = site_and_clean
     job = "kill"
     common = ("crawl", str(seeds), "--follow", "--frontier", redis_url, "--job", job,
-              "--lease", "2", "--quiet", "--concurrency", "8")
+              "--lease", "2", "--timeout", "1", "--quiet", "--concurrency", "8")
     victim_out, survivor_out = tmp_path / "victim.jsonl", tmp_path / "survivor.jsonl"
     victim = _start(*common, "--mode", "threaded", "--out", str(victim_out))
     assert _wait_for_lines(victim_out, 15, victim)

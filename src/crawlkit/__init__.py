@@ -8,10 +8,12 @@ from .crawler import Crawler  # noqa: E402
 from .errors import (  # noqa: E402
     CrawlkitError,
     FetcherError,
+    FrontierUnavailable,
     InvalidURL,
     Reason,
     SeedFileError,
     SpiderLoadError,
+    StorageError,
     UnknownMode,
     UsageError,
 )
@@ -38,6 +40,7 @@ __all__ = [
     "Fetcher",
     "FetcherError",
     "Frontier",
+    "FrontierUnavailable",
     "FunctionSpider",
     "InvalidURL",
     "Item",
@@ -51,6 +54,7 @@ __all__ = [
     "Spider",
     "SpiderLoadError",
     "Stats",
+    "StorageError",
     "Timing",
     "UnknownMode",
     "UsageError",

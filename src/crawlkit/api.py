@@ -50,7 +50,8 @@ def crawl(
     state: str | os.PathLike[str] | None = None,
     frontier: str | None = None,
     job: str | None = None,
-    lease: float = 60.0,
+    lease: float | None = None,
+    redis_wait: float = 60.0,
     progress: ProgressArg = None,
     format: str | None = None,
     fields: str | Sequence[str] | None = None,
@@ -68,7 +69,8 @@ def crawl(
         spider: the spider, when the first argument holds the URLs. Default: one
             record per page (:class:`crawlkit.DefaultSpider`).
         sink: where items go; by default they are collected and returned.
-        out, state, frontier, job, lease, progress, format, fields, sitemaps: as in
+        out, state, frontier, job, lease, redis_wait, progress, format, fields,
+            sitemaps: as in
             :class:`crawlkit.Crawler` (``out="items.csv", fields=["url", "title"]``
             writes CSV; ``state="crawl.db", out="items.jsonl"`` makes the crawl
             resumable; ``sitemaps=[url]`` crawls the pages a sitemap lists).
@@ -100,8 +102,8 @@ def crawl(
     settings = CrawlSettings(mode=mode, **cast(dict[str, Any], options))
     the_spider = as_spider(spider)
     crawler = Crawler(settings, the_spider, sink, out=out, state=state, frontier=frontier,
-                      job=job, lease=lease, progress=progress, format=format, fields=fields,
-                      sitemaps=sitemaps)
+                      job=job, lease=lease, redis_wait=redis_wait, progress=progress,
+                      format=format, fields=fields, sitemaps=sitemaps)
     stats = crawler.run(seeds or None)
     return CrawlResult(crawler.items, stats)
 

@@ -70,8 +70,11 @@ def _add_crawl_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--frontier", metavar="redis://HOST:PORT/DB",
                    help="share the crawl with every worker pointed at this Redis")
     p.add_argument("--job", metavar="NAME", help="the shared crawl's name (with --frontier)")
-    p.add_argument("--lease", type=_positive_float, default=60.0, metavar="S",
-                   help="seconds a worker may hold a URL before others take it (default: 60)")
+    p.add_argument("--lease", type=_positive_float, default=None, metavar="S",
+                   help="seconds a worker may hold a URL before others take it; longer than "
+                        "--timeout (default: 60, or twice --timeout when that is longer)")
+    p.add_argument("--redis-wait", type=_positive_float, default=60.0, metavar="S",
+                   help="seconds to wait for an unreachable Redis before stopping (default: 60)")
     p.add_argument("--quiet", action="store_true",
                    help="no summary, progress or spider tracebacks on stderr")
 
@@ -213,7 +216,8 @@ def _run(
         None if out else open_sink(sys.stdout.buffer, output_format(None, args.format), fields),
         out=out, state=getattr(args, "state", None),
         frontier=getattr(args, "frontier", None), job=getattr(args, "job", None),
-        lease=getattr(args, "lease", 60.0), progress=not args.quiet, processor=processor,
+        lease=getattr(args, "lease", None), redis_wait=getattr(args, "redis_wait", 60.0),
+        progress=not args.quiet, processor=processor,
         notify=None if args.quiet else _note,
         format=args.format if out else None, fields=fields if out else None,
         sitemaps=args.sitemap, on_spider_error=None if args.quiet else spider_error_printer(),
@@ -342,6 +346,7 @@ def _job(args: argparse.Namespace) -> int:
     import json
 
     from .frontiers.redis import connect, delete_job, job_status
+    from .frontiers.redis_conn import redact
 
     client = connect(args.frontier)
     if args.delete:
@@ -350,7 +355,7 @@ def _job(args: argparse.Namespace) -> int:
         return EXIT_OK
     status = job_status(client, args.name)
     if not status["exists"]:
-        raise UsageError(f"no job {args.name!r} on {args.frontier}")
+        raise UsageError(f"no job {args.name!r} on {redact(args.frontier)}")
     print(json.dumps(status, sort_keys=True))
     return EXIT_OK
 

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from .engine import Engine
-from .errors import UsageError
+from .errors import UsageError, storage_error
 from .frontiers.journal import CrawlState, Resume
+from .frontiers.redis_conn import DEFAULT_WAIT
 from .models import Request
 from .process import Processor
 from .progress import Snapshot, progress_for
@@ -43,6 +44,9 @@ Seed = str | Request
 SITEMAP_CALLBACK = "_parse_sitemap"
 """The spider method a sitemap (or robots.txt) seed is parsed by."""
 
+DEFAULT_LEASE = 60.0
+"""Seconds a worker holds a leased URL by default (longer when ``timeout`` is)."""
+
 
 class Crawler:
     """Runs one crawl, optionally durable (``state=``) or shared (``frontier=``).
@@ -64,7 +68,12 @@ class Crawler:
         frontier: ``"redis://HOST:PORT/DB"``: share the crawl with every worker
             pointed at this Redis under the same ``job`` name.
         job: the shared crawl's name (with ``frontier``).
-        lease: seconds a worker may hold a URL before others take it (``frontier``).
+        lease: seconds a worker may hold a URL before others take it (``frontier``);
+            it must be longer than ``settings.timeout`` (a lease must outlast a
+            fetch). Default: 60, or twice the timeout when that is longer.
+        redis_wait: seconds a worker waits for Redis when it becomes unreachable
+            during the crawl (restart, failover, network) before it stops with
+            :class:`~crawlkit.errors.FrontierUnavailable`.
         progress: ``True`` for the live display the CLI shows (a rich line on a
             terminal, log lines elsewhere), or a callable receiving each
             :class:`Snapshot` about twice a second; default: none.
@@ -91,7 +100,8 @@ class Crawler:
         state: str | os.PathLike[str] | None = None,
         frontier: str | None = None,
         job: str | None = None,
-        lease: float = 60.0,
+        lease: float | None = None,
+        redis_wait: float = DEFAULT_WAIT,
         progress: ProgressArg = None,
         processor: Processor | None = None,
         notify: Callable[[str], None] | None = None,
@@ -110,8 +120,11 @@ class Crawler:
             raise UsageError("--state needs --out FILE (the output is resumed with the crawl)")
         if sink is not None and out is not None:
             raise UsageError("pass sink= or out=, not both")
-        if not lease > 0:
+        if lease is not None and not lease > 0:
             raise UsageError(f"--lease must be positive, got {lease}")
+        lease = _lease_for(settings.timeout, lease) if frontier is not None else lease
+        if not redis_wait > 0:
+            raise UsageError(f"--redis-wait must be positive, got {redis_wait}")
         if format is not None and out is None:
             raise UsageError("format= chooses the format of out=: pass out= too")
         self.format = output_format(out, format)
@@ -133,7 +146,8 @@ class Crawler:
         self.state = None if state is None else Path(state)
         self.frontier = frontier
         self.job = job
-        self.lease = lease
+        self.lease = DEFAULT_LEASE if lease is None else lease
+        self.redis_wait = redis_wait
         self.progress = progress
         self.processor = processor
         self.notify = notify
@@ -153,6 +167,11 @@ class Crawler:
             engine = self._engine
         if engine is not None:
             engine.request_stop()
+
+    def _stop_requested(self) -> bool:
+        # no lock: this runs in the main thread, where request_stop() may run as a
+        # signal handler that takes the lock; reading one bool is atomic
+        return self._stop
 
     def fingerprint(self, seeds: Sequence[Seed]) -> str:
         """What makes two runs the same crawl (mode, concurrency and limits may change)."""
@@ -206,6 +225,9 @@ class Crawler:
                 nothing is created or changed then).
             InvalidURL: a seed is not an absolute http(s) URL.
             FetcherError: the strategy's machinery failed.
+            StorageError: the output or the state file could not be written (disk
+                full, I/O error); with ``state`` the crawl resumes from its last commit.
+            FrontierUnavailable: Redis stayed unreachable longer than ``redis_wait``.
         """
         urls = self.start_requests(seeds)
         self.resumed, self.pending, self.already_complete = None, 0, False
@@ -307,8 +329,12 @@ class Crawler:
             except BaseException:
                 stream.close()
                 raise
-            stream.truncate(self.resumed.out_offset)  # drop records not committed as done
-            stream.seek(self.resumed.out_offset)
+            try:
+                stream.truncate(self.resumed.out_offset)  # drop records not committed as done
+                stream.seek(self.resumed.out_offset)
+            except OSError as exc:
+                stream.close()
+                raise storage_error("--out", out, exc) from None
         else:
             try:
                 stream = open(out, "w+b")  # noqa: SIM115 - closed by the sink; read to hash
@@ -322,11 +348,15 @@ class Crawler:
     def _open_frontier(self, seeds: Sequence[Seed]) -> Any:
         if self.frontier is None:
             return None
-        from .frontiers.redis import RedisFrontier, connect
+        from .frontiers.redis import RedisFrontier, connect, job_prefix
+        from .frontiers.redis_conn import watch_job
 
         assert self.job is not None
-        return RedisFrontier(self.settings, connect(self.frontier), self.job,
-                             self.fingerprint(seeds), lease=self.lease)
+        client = connect(self.frontier, self.redis_wait, self.notify)
+        shared = RedisFrontier(self.settings, client, self.job, self.fingerprint(seeds),
+                               lease=self.lease)
+        watch_job(client, job_prefix(self.job) + "meta", self.job, stopping=self._stop_requested)
+        return shared
 
     def _resume_header(self, stream: IO[bytes], offset: int) -> None:
         """A resumed CSV output keeps the header it has; ``fields`` must match it."""
@@ -387,6 +417,19 @@ def _spider_start(spider: Spider) -> Iterable[Seed]:
     urls += [Request(url, callback=SITEMAP_CALLBACK)
              for url in getattr(spider, "sitemap_urls", ())]
     return urls
+
+
+def _lease_for(timeout: float, lease: float | None) -> float:
+    """The lease a shared crawl uses; one shorter than a fetch may last is refused,
+    since it would hand a page still being fetched to a second worker."""
+    if lease is None:
+        return max(DEFAULT_LEASE, 2 * timeout)
+    if not lease > 0:
+        raise UsageError(f"--lease must be positive, got {lease}")
+    if lease <= timeout:
+        raise UsageError(f"--lease {lease:g} must be longer than --timeout {timeout:g}: "
+                         "a lease must outlast a fetch")
+    return lease
 
 
 def _same_file(a: Path, b: Path) -> bool:

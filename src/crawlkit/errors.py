@@ -8,7 +8,9 @@ Every exception the library raises on purpose derives from one root::
     │   ├── UnknownMode                  a strategy name crawlkit does not know
     │   ├── SeedFileError (OSError)      a seed file that is missing or unreadable
     │   └── SpiderLoadError (ImportError) a ``module:Name`` spider that cannot be loaded
-    └── FetcherError                     a strategy's machinery broke (a dead worker process)
+    ├── FetcherError                     a strategy's machinery broke (a dead worker process)
+    ├── StorageError (OSError)           the output or the state file cannot be written
+    └── FrontierUnavailable              Redis stayed unreachable longer than ``--redis-wait``
 
 A page that fails to download is *not* an exception: it becomes a record with an
 ``error`` reason. The fixed reasons are the members of :class:`Reason`
@@ -47,6 +49,22 @@ class SpiderLoadError(UsageError, ImportError):
 
 class FetcherError(CrawlkitError):
     """A fetch strategy's own machinery failed (for example a worker process died)."""
+
+
+class StorageError(CrawlkitError, OSError):
+    """The output or the ``--state`` file could not be written (disk full, I/O error).
+
+    The message names the file and the operating system's error. The crawl stops;
+    what was committed before stays consistent, so the same command resumes it once
+    the cause is fixed.
+    """
+
+
+class FrontierUnavailable(CrawlkitError):
+    """The Redis frontier stayed unreachable longer than the worker was told to wait.
+
+    The worker's leases expire and go to the other workers.
+    """
 
 
 class Reason(str, Enum):
@@ -99,3 +117,12 @@ class Reason(str, Enum):
         reason = cls._value2member_map_.get(error)
         # not a member ("http 503", "internal error: ..."): the caller decides
         return isinstance(reason, Reason) and reason.final
+
+
+def storage_error(what: str, name: object, exc: OSError) -> StorageError:
+    """The one line a failed write becomes, e.g.
+    ``cannot write --out 'pages.jsonl': [Errno 28] No space left on device``."""
+    detail = f"[Errno {exc.errno}] {exc.strerror}" if exc.errno else str(exc)
+    if name == "<stdout>":
+        return StorageError(f"cannot write the output (stdout): {detail}")
+    return StorageError(f"cannot write {what} {str(name)!r}: {detail}")

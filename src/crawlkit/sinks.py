@@ -27,6 +27,7 @@ nesting deeper than :data:`MAX_DEPTH`) is refused.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -37,7 +38,7 @@ from typing import IO, Any, Protocol
 
 import orjson
 
-from .errors import UsageError
+from .errors import UsageError, storage_error
 from .models import Item
 
 MAX_DEPTH = 128
@@ -168,22 +169,51 @@ class JsonLinesSink:
     Args:
         stream: a binary file object, e.g. ``open(path, "wb")`` or ``sys.stdout.buffer``.
         owned: close ``stream`` in :meth:`close`.
+
+    Raises:
+        StorageError: from :meth:`write`, :meth:`flush` or :meth:`close`, when the
+            stream cannot be written (disk full, I/O error); the message names the
+            file and the error. An owned stream is closed then, dropping what it
+            buffered, and the sink writes nothing more.
     """
 
     def __init__(self, stream: IO[bytes], *, owned: bool = False) -> None:
         self.stream = stream
         self.owned = owned
+        self._broken = False
 
     def write(self, item: Item) -> None:
-        self.stream.write(orjson.dumps(item, option=orjson.OPT_APPEND_NEWLINE))
+        try:
+            self.stream.write(orjson.dumps(item, option=orjson.OPT_APPEND_NEWLINE))
+        except OSError as exc:
+            raise self._failed(exc) from None
 
     def flush(self) -> None:
-        self.stream.flush()
+        try:
+            self.stream.flush()
+        except OSError as exc:
+            raise self._failed(exc) from None
 
     def close(self) -> None:
-        self.stream.flush()
+        if self._broken:
+            return
+        try:
+            self.stream.flush()
+        except OSError as exc:
+            raise self._failed(exc) from None
         if self.owned:
             self.stream.close()
+
+    def _failed(self, exc: OSError) -> OSError:
+        """``exc`` as the one-line error users see (a closed pipe stays itself)."""
+        if isinstance(exc, BrokenPipeError):
+            return exc
+        self._broken = True
+        if self.owned:
+            with contextlib.suppress(OSError):
+                self.stream.close()  # flushes in vain, then releases the file
+        return storage_error("--out", getattr(self.stream, "name", "<stream>"), exc)
+
 
 
 FORMATS = ("jsonl", "json", "csv")

@@ -22,11 +22,17 @@ anything, so a state file never truncates a file that is not its output.
 A state file is locked (``flock`` on the database file) by the process using it,
 for the whole run; the holder's PID is kept in the journal (written once the
 output is accepted) to name it.
+
+A write that fails (disk full, I/O error) on the output or on the database is a
+:class:`~crawlkit.errors.StorageError` naming the file and the error. The failed
+transaction is rolled back (or was, by SQLite itself), so the journal keeps the
+last batch that committed whole, and the next run resumes from it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
@@ -38,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import UsageError
+from ..errors import StorageError, UsageError, storage_error
 from ..models import Request
 from ..urls import origin_of
 
@@ -104,6 +110,7 @@ class CrawlState:
             raise UsageError(f"--state {shown} is in use by {_holder(path)}; wait for it to "
                              "finish or use another state file") from None
         self._lock_fd = fd  # flock held until close(): one crawl per state file
+        self._path = str(path)
         try:
             self._open(path, shown, fingerprint)
         except BaseException:
@@ -145,7 +152,7 @@ class CrawlState:
                 self._db.close()
                 raise
         except sqlite3.Error as exc:
-            raise UsageError(f"cannot use --state {shown}: {exc}") from None
+            raise UsageError(f"cannot use --state {shown}: {_sqlite_cause(exc)}") from None
 
     def _meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -218,8 +225,9 @@ class CrawlState:
         """Record which file the output is (after :meth:`check_output` on a resume),
         and this process as the one using the state file."""
         st = os.fstat(stream.fileno())
-        self._set_meta({"out_path": os.path.abspath(path),
-                        "out_ino": f"{st.st_dev}:{st.st_ino}", "pid": str(os.getpid())})
+        with self._writing():
+            self._set_meta({"out_path": os.path.abspath(path),
+                            "out_ino": f"{st.st_dev}:{st.st_ino}", "pid": str(os.getpid())})
 
     def accept(self, request: Request) -> None:
         """Journal an accepted request (written with the next batch, or sooner)."""
@@ -273,7 +281,7 @@ class CrawlState:
         links are found already known.
         """
         if self.new:
-            with self._transaction():
+            with self._writing(), self._transaction():
                 self._insert_new()
 
     @contextlib.contextmanager
@@ -285,7 +293,11 @@ class CrawlState:
             yield
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            # SQLite ends the transaction itself on a full disk or an I/O error;
+            # a second ROLLBACK would hide the cause under "no transaction is active"
+            if db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
             raise
         self.new.clear()
         self.new_urls.clear()
@@ -296,17 +308,20 @@ class CrawlState:
         """Make the batch durable: fsync the output, then one transaction."""
         offset = 0
         if out is not None:
-            out.flush()
-            os.fsync(out.fileno())
-            offset = out.tell()
-            while self._hashed < offset:
-                chunk = os.pread(out.fileno(), min(_HASH_CHUNK, offset - self._hashed),
-                                 self._hashed)
-                if not chunk:
-                    break
-                self._hash.update(chunk)
-                self._hashed += len(chunk)
-        with self._transaction():
+            try:
+                out.flush()
+                os.fsync(out.fileno())
+                offset = out.tell()
+                while self._hashed < offset:
+                    chunk = os.pread(out.fileno(), min(_HASH_CHUNK, offset - self._hashed),
+                                     self._hashed)
+                    if not chunk:
+                        break
+                    self._hash.update(chunk)
+                    self._hashed += len(chunk)
+            except OSError as exc:
+                raise storage_error("--out", getattr(out, "name", "<stream>"), exc) from None
+        with self._writing(), self._transaction():
             self._insert_new()
             self._db.executemany("UPDATE requests SET done = 1 WHERE url = ?",
                                  [(url,) for url in self.done])
@@ -318,10 +333,33 @@ class CrawlState:
             })
         self.done.clear()
 
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Translate a failed write of the database into a :class:`StorageError`."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot write --state {self._path!r}: {_sqlite_cause(exc)}") \
+                from None
+        except OSError as exc:
+            raise storage_error("--state", self._path, exc) from None
+
     def close(self) -> None:
         """Close the database and release the lock."""
         self._db.close()
         os.close(self._lock_fd)
+
+
+def _sqlite_cause(exc: sqlite3.Error) -> str:
+    """SQLite's error in the words of the operating system where there are some:
+    ``[Errno 28] No space left on device (SQLITE_FULL)``."""
+    name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    if code == sqlite3.SQLITE_FULL:
+        return f"[Errno {errno.ENOSPC}] {os.strerror(errno.ENOSPC)} ({name})"
+    if code == sqlite3.SQLITE_IOERR:
+        return f"[Errno {errno.EIO}] {os.strerror(errno.EIO)} ({name})"
+    return f"{exc} ({name})"
 
 
 def _holder(path: str | Path) -> str:

@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import resources
 from typing import Any
 
@@ -43,6 +43,7 @@ from ..models import Request
 from ..settings import CrawlSettings
 from ..urls import canonicalize, origin_of
 from .base import Frontier, LinkRules, OriginQueues, Ready
+from .redis_conn import DEFAULT_WAIT, open_client
 
 
 def _script(name: str) -> str:
@@ -59,25 +60,17 @@ _ACK = _script("ack.lua")
 _STATUS = _script("status.lua")
 
 
-def connect(url: str) -> Any:
-    """A Redis client for ``url`` (``redis://host:port/db``), checked with a PING.
+def connect(url: str, wait: float = DEFAULT_WAIT,
+            notify: Callable[[str], None] | None = None) -> Any:
+    """A Redis client for ``url`` (``redis://``, ``rediss://``), checked with a PING,
+    that waits up to ``wait`` seconds for Redis when it goes away during the crawl
+    (see :mod:`crawlkit.frontiers.redis_conn`).
 
     Raises:
-        UsageError: the URL is malformed or the server does not answer.
+        UsageError: the URL is malformed, or the server does not answer or refuses
+            the credentials (the message never shows the password).
     """
-    try:
-        import redis
-    except ImportError:
-        raise UsageError("--frontier redis:// needs redis-py: pip install 'crawlkit[redis]'") \
-            from None
-    try:
-        client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
-        client.ping()
-    except ValueError as exc:
-        raise UsageError(f"invalid --frontier {url!r}: {exc}") from None
-    except redis.RedisError as exc:
-        raise UsageError(f"cannot reach Redis at {url!r}: {exc}") from None
-    return client
+    return open_client(url, wait, notify)
 
 
 def job_prefix(job: str) -> str:

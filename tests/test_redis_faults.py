@@ -16,7 +16,8 @@ import trustme
 from crawlkit.crawler import _lease_for
 from crawlkit.errors import UsageError
 from crawlkit.frontiers.redis_conn import redact, scrub
-from crawlkit.lab.demo import SiteSpec, reachable_urls, wait_for_port
+from crawlkit.lab.demo import SiteSpec, reachable_urls
+from crawlkit.lab.servers import wait_for_port
 from test_cli import assert_usage_error, run_cli
 from test_state import _records, _start, _wait_for_lines
 

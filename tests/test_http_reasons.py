@@ -22,8 +22,8 @@ from crawlkit.errors import Reason
 from crawlkit.http import aio as http_async
 from crawlkit.http import errors as http_errors
 from crawlkit.http import sync as http_sync
-from crawlkit.http.tls import BUNDLE_VARIABLES
 from crawlkit.process import FINAL_ERRORS
+from crawlkit.tls import BUNDLE_VARIABLES
 from servers import PoliteServer, closed_port
 
 # name: (URL template, settings, reason); {fault}, {tls} and {closed} are filled in

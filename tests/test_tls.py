@@ -9,7 +9,7 @@ import trustme
 
 import crawlkit
 from crawlkit import MODES
-from crawlkit.http.tls import BUNDLE_VARIABLES
+from crawlkit.tls import BUNDLE_VARIABLES
 from servers import PoliteServer
 
 pytestmark = pytest.mark.slow

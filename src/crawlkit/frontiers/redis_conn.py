@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 from ..errors import FrontierUnavailable, UsageError
-from ..http.tls import ca_bundle
+from ..tls import ca_bundle
 
 T = TypeVar("T")
 

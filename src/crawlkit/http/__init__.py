@@ -7,7 +7,7 @@
   as spelled, the headers over the crawl's defaults, the framing);
 * :mod:`.errors`: library exceptions to the failure reasons records carry;
 * :mod:`.codings`: bounded decompression; :mod:`.netguard`: the SSRF guard;
-  :mod:`.tls`: one CA-bundle rule for every client.
+  the CA-bundle rule they all follow is :mod:`crawlkit.tls`.
 
 This layer knows requests and results, never the engine, the frontier or a fetcher.
 """

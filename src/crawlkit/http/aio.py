@@ -21,6 +21,7 @@ import yarl
 from ..errors import Reason
 from ..models import FetchResult, Request
 from ..settings import CrawlSettings
+from ..tls import client_context
 from . import outgoing
 from .errors import (
     FIRST,
@@ -33,7 +34,6 @@ from .errors import (
 )
 from .netguard import check_ip, is_ip_literal
 from .sync import read_leniently
-from .tls import client_context
 
 CHUNK = 64 * 1024
 

@@ -32,6 +32,7 @@ from geventhttpclient.response import HTTPConnectionClosed, HTTPParseError
 from ..errors import Reason
 from ..models import FetchResult, Request
 from ..settings import CrawlSettings
+from ..tls import ca_bundle
 from . import outgoing
 from .codings import BoundedDecoder
 from .errors import (
@@ -45,7 +46,6 @@ from .errors import (
     failed_fetch,
 )
 from .netguard import check_ip, is_ip_literal, resolve_public
-from .tls import ca_bundle
 
 CHUNK = 64 * 1024
 _DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -22,6 +22,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from ..errors import Reason
 from ..models import FetchResult, Request
 from ..settings import CrawlSettings
+from ..tls import ca_bundle
 from . import outgoing
 from .errors import (
     FIRST,
@@ -34,7 +35,6 @@ from .errors import (
     failed_fetch,
 )
 from .netguard import resolve_public
-from .tls import ca_bundle
 
 CHUNK = 64 * 1024
 

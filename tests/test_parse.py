@@ -11,7 +11,15 @@ def test_title_and_links_in_document_order_without_duplicates():
     </body></html>"""
     title, links = extract(html, "http://h/dir/")
     assert title == "Hello World"
-    assert links == ("http://h/a", "http://h/dir/b?x=1&y=2", "http://h/map")
+    assert links == ("http://h/a", "http://h/dir/b?y=2&x=1", "http://h/map")  # as written
+
+
+def test_links_keep_their_spelling_and_the_base_url_is_returned():
+    html = """<base href="/in/"><a href="p?b=2&a=1">1</a><a href="p?a=1&b=2">dup</a>
+      <a href="q?flag">2</a><a href="r%2Fs">3</a>"""
+    found = extract(html, "http://h/d/x")
+    assert found[1] == ("http://h/in/p?b=2&a=1", "http://h/in/q?flag", "http://h/in/r%2Fs")
+    assert found.base_url == "http://h/in/"
 
 
 def test_base_href_is_honoured():

@@ -438,7 +438,9 @@ class Failure:
 class Outcome:
     """The result of processing one :class:`FetchResult`: what the engine commits.
 
-    ``items`` go to the output and ``follow`` URLs to the frontier. For a 3xx
+    ``items`` go to the output and ``follow`` links (URLs as sent, or Requests) to
+    the frontier; ``dropped`` counts items the spider's ``process_item`` dropped and
+    ``traceback`` is that of a spider error. For a 3xx
     response, ``redirect`` is the target, which the frontier queues as a page of
     its own. ``retry`` asks for another attempt (nothing was given to the spider),
     not before ``retry_after`` seconds when the server said so. ``text`` carries
@@ -450,7 +452,7 @@ class Outcome:
     status: int | None
     error: str | None
     items: tuple[Item, ...] = ()
-    follow: tuple[str, ...] = ()
+    follow: tuple[str | Request, ...] = ()
     redirect: str | None = None
     retry: bool = False
     retry_after: float | None = None
@@ -458,3 +460,5 @@ class Outcome:
     content_type: str = ""
     nbytes: int = 0
     timing: Timing = field(default_factory=Timing)
+    traceback: str | None = None
+    dropped: int = 0

@@ -71,9 +71,12 @@ def describe(request: Request) -> dict[str, Any]:
 
 
 def page_number(url: str) -> int:
-    """``17`` for ``.../page/17?...``; -1 for another path."""
+    """``17`` for ``.../page/17?...`` and ``.../redirect/17`` (which leads there); -1
+    for another path."""
     path = urlsplit(url).path
-    return int(path.rsplit("/", 1)[1]) if path.startswith("/page/") else -1
+    if path.startswith(("/page/", "/redirect/")):
+        return int(path.rsplit("/", 1)[1])
+    return -1
 
 
 class RequestsProcessor(Processor):
@@ -81,8 +84,9 @@ class RequestsProcessor(Processor):
 
     On a path in ``plan`` (path -> Request dicts, URLs relative), the page follows
     those requests. Elsewhere, with ``derive``, each link becomes a Request with a
-    callback and meta from its page number, priority ``n % 3``, and every fifth page
-    is also posted to as a form (another request than its GET).
+    callback and meta from its page number, priority ``n % 3`` (the same for a page
+    and the redirect that leads there, whichever is found first), and every fifth
+    page is also posted to as a form (another request than its GET).
     """
 
     def __init__(self, spider: Spider, settings: CrawlSettings,
@@ -115,7 +119,7 @@ class RequestsProcessor(Processor):
         n = page_number(url)
         callback = "parse_even" if n % 2 == 0 else "parse_odd"
         out = [Request(url, callback, meta={"n": n, "tags": []}, priority=n % 3)]
-        if n % 5 == 0:
+        if n % 5 == 0 and "/page/" in url:
             out.append(Request(url, "parse_form", data={"n": str(n)}, meta={"n": n},
                                errback="form_failed"))
         return out

@@ -453,15 +453,20 @@ from crawlkit.settings import CrawlSettings
 from crawlkit.spiders import DefaultSpider
 from sample_spiders import RequestsProcessor
 
-seed, mode, out, where = sys.argv[1:5]
-settings = CrawlSettings(mode=mode, follow=True, concurrency=8)
-processor = RequestsProcessor(DefaultSpider(), settings, derive=True)
-if where.startswith("redis://"):
-    crawler = Crawler(settings, processor=processor, out=out, frontier=where, job="requests",
-                      lease=2)
-else:
-    crawler = Crawler(settings, processor=processor, out=out, state=where)
-crawler.run([seed])
+def main():
+    seed, mode, out, where = sys.argv[1:5]
+    settings = CrawlSettings(mode=mode, follow=True, concurrency=8)
+    processor = RequestsProcessor(DefaultSpider(), settings, derive=True)
+    if where.startswith("redis://"):
+        crawler = Crawler(settings, processor=processor, out=out, frontier=where,
+                          job="requests", lease=2)
+    else:
+        crawler = Crawler(settings, processor=processor, out=out, state=where)
+    crawler.run([seed])
+
+
+if __name__ == "__main__":  # worker processes import this file again
+    main()
 """
 
 

@@ -183,16 +183,19 @@ class LinkRules:
         self.allowed_hosts.add(host)
         return host
 
-    def refusal(self, url: str, key: str | None, depth: int,
-                seen: Container[str]) -> str | None:
+    def refusal(self, url: str, key: str | None, depth: int, seen: Container[str],
+                canonical: str | None = None) -> str | None:
         """Why ``url`` (as sent; ``key`` its seen-set key, ``None`` to skip the
-        check), found at ``depth``, is not followed, or ``None`` if it is."""
+        check; ``canonical`` its canonical form, when known), found at ``depth``, is
+        not followed, or ``None`` if it is. Allow, deny and the trap shape look at
+        the URL as sent; the host check at its canonical form."""
         settings = self.settings
         if key is not None and key in seen:
             return "duplicate"
         if settings.max_depth is not None and depth > settings.max_depth:
             return "too deep"
-        if settings.same_host and host_of(canonicalize(url)) not in self.allowed_hosts:
+        if settings.same_host and host_of(canonical or canonicalize(url)) \
+                not in self.allowed_hosts:
             return "offsite"
         if settings.allow_re and not any(p.search(url) for p in settings.allow_re):
             return "not allowed"

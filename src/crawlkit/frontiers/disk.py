@@ -15,8 +15,8 @@ buffers) is a query on the journal's indexes.
 
 A buffer holds the first of its origin's queue (by priority, then acceptance):
 a request that outranks what was read into it joins it, whatever its size, so
-that the order stays that of the frontier in memory. Like the frontier in memory, only
-the engine's thread touches it.
+that the order stays that of the frontier in memory. Like the frontier in
+memory, only the engine's thread touches it.
 """
 
 from __future__ import annotations

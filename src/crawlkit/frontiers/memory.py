@@ -74,9 +74,10 @@ class MemoryFrontier(Frontier):
         reasons: list[str | None] = []
         for link in links:
             if isinstance(link, str):  # a plain link: its key is its canonical URL
-                reason = refusal(link, canonicalize(link), depth, seen)
+                canonical = canonicalize(link)
+                reason = refusal(link, canonical, depth, seen, canonical)
                 if reason is None:
-                    self._accept(Request(link, depth=depth, queued_at=now), canonicalize(link))
+                    self._accept(Request(link, depth=depth, queued_at=now), canonical)
             else:
                 key = key_of(link)
                 reason = refusal(link.url, key, depth, seen)

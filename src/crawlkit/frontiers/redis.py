@@ -172,7 +172,7 @@ class RedisFrontier(Frontier):
         priority, ``f`` 0 for ``dont_filter``; a plain link as ``u`` (URL), ``d``
         (depth) and ``h`` (hops), any other request whole in ``r``."""
         raw: dict[str, Any] = {"k": key, "o": origin_of(request.url)}
-        if stored_form(request) is None:
+        if request.plain and request.purpose == "page":
             raw.update(u=request.url, d=request.depth, h=list(request.hops))
         else:
             raw.update(r=request.to_dict(), p=request.priority, f=int(not request.dont_filter))

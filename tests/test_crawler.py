@@ -10,6 +10,7 @@ import crawlkit
 from crawlkit import Crawler, CrawlSettings, Spider
 from crawlkit.lab.demo import reachable_urls
 from crawlkit.progress import Snapshot
+from crawlkit.urls import canonicalize
 
 
 def test_progress_callable_receives_snapshots(site_factory):
@@ -58,7 +59,7 @@ def test_redis_crawl_from_the_library(redis_url, tmp_path, site_factory):
     out = tmp_path / "items.jsonl"
     result = crawlkit.crawl(site.url + "/", "threaded", follow=True, frontier=redis_url,
                             job="library", out=str(out))
-    urls = [json.loads(line)["url"] for line in out.read_text().splitlines()]
+    urls = [canonicalize(json.loads(line)["url"]) for line in out.read_text().splitlines()]
     assert len(urls) == len(set(urls)) == result.stats.pages
     assert set(urls) == reachable_urls(site.spec, site.url)
 

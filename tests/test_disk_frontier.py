@@ -39,7 +39,7 @@ def test_a_resumed_frontier_takes_up_pending_pages_in_order(small_disk_buffers, 
     urls = [f"{ORIGINS[0]}/p/{i}" for i in range(10)] + [f"{ORIGINS[1]}/q/{i}" for i in range(4)]
     assert frontier.offer_links(urls, 2) == [None] * len(urls)
     first = [frontier.pop(0.0, lambda o, n: True, 0) for _ in range(6)]
-    state.done.extend(r.url for r in first[:4])  # two more are in flight when it "crashes"
+    state.done.extend(first[:4])  # two more are in flight when it "crashes"
     state.commit(None, {}, [])
     state.close()
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from crawlkit.parse import (
-    base_href,
     content_type_of,
     decode_body,
     detect_encoding,
@@ -19,7 +18,15 @@ def test_title_and_links_in_document_order_without_duplicates():
     </body></html>"""
     title, links = extract(html, "http://h/dir/")
     assert title == "Hello World"
-    assert links == ("http://h/a", "http://h/dir/b?x=1&y=2", "http://h/map")
+    assert links == ("http://h/a", "http://h/dir/b?y=2&x=1", "http://h/map")  # as written
+
+
+def test_links_keep_their_spelling_and_the_base_url_is_returned():
+    html = """<base href="/in/"><a href="p?b=2&a=1">1</a><a href="p?a=1&b=2">dup</a>
+      <a href="q?flag">2</a><a href="r%2Fs">3</a>"""
+    found = extract(html, "http://h/d/x")
+    assert found[1] == ("http://h/in/p?b=2&a=1", "http://h/in/q?flag", "http://h/in/r%2Fs")
+    assert found.base_url == "http://h/in/"
 
 
 def test_base_href_is_honoured():
@@ -101,12 +108,13 @@ def test_deep_nesting_takes_the_linear_path():
     assert parse._unclosed_tags(wide) == 0  # many tags, all closed: the tree parser is used
 
 
-def test_base_href_reads_the_first_base_that_has_an_href_as_extract_does():
-    assert base_href('<base target="_top"><BASE Href="http://o/b/?a&amp;b"><base href="/x">') \
-        == "http://o/b/?a&b"
-    assert base_href("<base target=_top><base href><base href='/late/'>") == ""
-    assert base_href("<basefont href=x><p data-base='<base'>no base</p>") is None
-    assert base_href("<base data-href=x href='/y'>") == "/y"
+def test_base_url_is_the_first_base_that_has_an_href():
+    page = "http://h/dir/page"
+    assert extract('<base target="_top"><BASE Href="http://o/b/?a&amp;b"><base href="/x">',
+                   page).base_url == "http://o/b/?a&b"
+    assert extract("<base target=_top><base href><base href='/late/'>", page).base_url == page
+    assert extract("<basefont href=x><p data-base='<base'>no base</p>", page).base_url == page
+    assert extract("<base data-href=x href='/y'>", page).base_url == "http://h/y"
 
 
 def test_soup_on_an_xhtml_page_is_silent():

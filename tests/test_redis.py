@@ -9,6 +9,7 @@ import time
 import pytest
 
 from crawlkit.lab.demo import SiteSpec, reachable_urls
+from crawlkit.urls import canonicalize
 from test_cli import assert_usage_error, run_cli
 from test_state import _records, _start, _wait_for_lines
 
@@ -22,7 +23,7 @@ def site_and_clean(tmp_path, site_factory):
     seeds.write_text(site.url + "/\n")
     clean = tmp_path / "clean.jsonl"
     assert run_cli("crawl", str(seeds), "--follow", "--out", str(clean), "--quiet").returncode == 0
-    return site, seeds, {r["url"] for r in _records(clean)}
+    return site, seeds, {canonicalize(r["url"]) for r in _records(clean)}
 
 
 def _status(redis_url, job):
@@ -50,7 +51,7 @@ def test_three_workers_share_one_crawl(redis_url, tmp_path, site_factory):
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
     records = [r for out in outs for r in _records(out)]
-    urls = [r["url"] for r in records]
+    urls = [canonicalize(r["url"]) for r in records]
     assert len(urls) == len(set(urls)), "two workers fetched the same page"
     assert set(urls) == clean
     assert sum(1 for out in outs if _records(out)) >= 2, "the work was not shared"
@@ -78,7 +79,7 @@ def test_workers_share_a_per_host_limit_fairly(redis_url, tmp_path, site_factory
     for proc in procs:
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
-    per_worker = [[r["url"] for r in _records(out)] for out in outs]
+    per_worker = [[canonicalize(r["url"]) for r in _records(out)] for out in outs]
     urls = [url for worker in per_worker for url in worker]
     clean = reachable_urls(spec, site.url)
     assert len(urls) == len(set(urls)) and set(urls) == clean  # no lease expired
@@ -102,7 +103,7 @@ def test_a_killed_worker_loses_nothing(redis_url, tmp_path, site_and_clean):
     _, err = survivor.communicate(timeout=120)
     assert survivor.returncode == 0, err
     records = _records(victim_out) + _records(survivor_out)
-    urls = {r["url"] for r in records}
+    urls = {canonicalize(r["url"]) for r in records}
     assert urls == clean, "a page accepted by the job was never recorded"
     duplicates = len(records) - len(urls)
     assert duplicates <= 8  # at most what the dead worker had in flight

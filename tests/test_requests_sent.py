@@ -252,8 +252,6 @@ def test_outgoing_headers_reject_what_no_client_can_send():
             outgoing.headers(request, defaults, latin1_wire=True)
 
 
-@pytest.mark.xfail(strict=False, reason="needs the frontier to carry Requests (method, body, "
-                   "headers, URL as sent) and the processing stage to accept yielded Requests")
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 def test_a_crawl_sends_what_the_spider_yields(mode):

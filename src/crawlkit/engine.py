@@ -22,7 +22,7 @@ from typing import IO, Any
 
 from .errors import UsageError
 from .fetchers import Fetcher, get_fetcher
-from .frontiers.base import Frontier
+from .frontiers.base import Frontier, Link, redirect_hop
 from .frontiers.disk import DiskFrontier
 from .frontiers.journal import BATCH_PAGES, BATCH_SECONDS, CrawlState
 from .frontiers.memory import MemoryFrontier
@@ -52,6 +52,8 @@ class Engine:
         state: a durable journal (``--state``); ``state_stream`` is the output file
             it fsyncs and measures (the sink must write to it).
         progress: called about twice a second with a :class:`Snapshot`.
+        on_spider_error: called with the reason and the traceback of each distinct
+            spider error, the first time it happens.
     """
 
     def __init__(
@@ -66,6 +68,7 @@ class Engine:
         state: CrawlState | None = None,
         state_stream: IO[bytes] | None = None,
         progress: Callable[[Snapshot], None] | None = None,
+        on_spider_error: Callable[[str, str], None] | None = None,
     ) -> None:
         self.settings = settings
         self.spider = spider
@@ -91,6 +94,9 @@ class Engine:
         self._ok = 0
         self._failed = 0
         self._items = 0
+        self._dropped = 0  # items the spider's process_item dropped
+        self._tracebacks: dict[str, str] = {}  # reason -> the first traceback of that error
+        self.on_spider_error = on_spider_error
         self._bytes = 0
         self._retries = 0
         self._robots_fetches = 0
@@ -108,7 +114,7 @@ class Engine:
 
     def _counters(self) -> dict[str, Any]:
         return {"ok": self._ok, "failed": self._failed, "items": self._items,
-                "bytes": self._bytes, "retries": self._retries,
+                "dropped": self._dropped, "bytes": self._bytes, "retries": self._retries,
                 "errors": dict(self._errors), "refused": dict(self._refused)}
 
     def _report(self, started: float, in_flight: int) -> None:
@@ -121,7 +127,7 @@ class Engine:
     def _count_refused(self, reasons: Iterable[str | None]) -> None:
         self._refused.update(reason for reason in reasons if reason is not None)
 
-    def _restore(self, seeds: Iterable[str]) -> None:
+    def _restore(self, seeds: Iterable[Link]) -> None:
         state = self.state
         resume = state.resume() if state is not None else None
         if resume is None or resume.fresh:
@@ -131,6 +137,7 @@ class Engine:
         self._disk_frontier.resume(resume.allowed_hosts)
         c = resume.counters
         self._ok, self._failed, self._items = c["ok"], c["failed"], c["items"]
+        self._dropped = c.get("dropped", 0)
         self._bytes, self._retries = c["bytes"], c["retries"]
         self._errors.update(c["errors"])
         self._refused.update(c["refused"])
@@ -146,8 +153,9 @@ class Engine:
             state.commit(self.state_stream, self._counters(), self._disk_frontier.allowed_hosts())
             self._batch_started = now
 
-    def run(self, seeds: Iterable[str]) -> Stats:
-        """Crawl from ``seeds`` until the frontier is empty or a limit is reached.
+    def run(self, seeds: Iterable[Link]) -> Stats:
+        """Crawl from ``seeds`` (URLs or :class:`Request` objects) until the frontier
+        is empty or a limit is reached.
 
         Raises:
             InvalidURL: a seed is not an absolute http(s) URL (checked before any fetch).
@@ -203,6 +211,8 @@ class Engine:
             refused=dict(self._refused),
             left_queued=self.frontier.left_behind(),
             interrupted=self._stopping,
+            dropped=self._dropped,
+            tracebacks=dict(self._tracebacks),
             fetch_latencies=tuple(self._latencies),
         )
 
@@ -272,7 +282,8 @@ class Engine:
             self.frontier.retry_later(retry, now + wait)
             return
         if outcome.redirect is not None:
-            self._count_refused([self.frontier.offer_redirect(request, outcome.redirect)])
+            hop = redirect_hop(request, outcome.redirect, outcome.status)
+            self._count_refused([self.frontier.offer_redirect(request, hop)])
         self._commit_page(outcome)
 
     def _commit_page(self, outcome: Outcome) -> None:
@@ -283,16 +294,21 @@ class Engine:
         else:
             self._failed += 1
             self._errors[outcome.error] += 1
+        if outcome.traceback is not None:
+            reason = outcome.error or outcome.traceback.rstrip().rpartition("\n")[2]
+            if reason not in self._tracebacks:
+                self._tracebacks[reason] = outcome.traceback
+                if self.on_spider_error is not None:
+                    self.on_spider_error(reason, outcome.traceback)
         write = self.sink.write
         for item in outcome.items:
             write(item)
         self._items += len(outcome.items)
+        self._dropped += outcome.dropped
         if self.state is not None:
-            self.state.done.append(outcome.request.url)
+            self.state.done.append(outcome.request)
         frontier = self.frontier
-        # the frontier queues URLs: a spider's Request is offered by its URL
-        links = [u if isinstance(u, str) else u.url for u in outcome.follow]
-        self._count_refused(frontier.offer_links(links, outcome.request.depth + 1))
+        self._count_refused(frontier.offer_links(outcome.follow, outcome.request.depth + 1))
         if frontier.flush_each_page:
             self.sink.flush()
         frontier.complete(outcome.request, outcome.error is None, len(outcome.items),

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from selectolax.lexbor import LexborHTMLParser
 
-from .urls import origin_of, resolve_link
+from .urls import canonicalize, origin_of, resolve_link
 
 if TYPE_CHECKING:
     from bs4 import BeautifulSoup
@@ -83,12 +83,40 @@ DEEP_TAGS = 10_000
 """Above this many tags, a document is checked for pathological nesting."""
 
 
-def extract(text: str, base_url: str) -> tuple[str | None, tuple[str, ...]]:
-    """Return the page title (whitespace collapsed) and its canonical absolute links.
+class Extracted(tuple[str | None, tuple[str, ...]]):
+    """``(title, links)`` as :func:`extract` returns them, with the URL the page's
+    relative links resolve against as :attr:`base_url` (``<base href>`` when the
+    page has one, else the page's URL)."""
+
+    base_url: str
+
+    def __new__(cls, title: str | None, links: tuple[str, ...], base_url: str) -> Extracted:
+        self = super().__new__(cls, (title, links))
+        self.base_url = base_url
+        return self
+
+
+def _unique(urls: list[str]) -> tuple[str, ...]:
+    """``urls`` once each by canonical form, the first spelling kept, in order."""
+    keys: set[str] = set()
+    out: list[str] = []
+    for url in urls:
+        key = canonicalize(url)
+        if key not in keys:
+            keys.add(key)
+            out.append(url)
+    return tuple(out)
+
+
+def extract(text: str, base_url: str) -> Extracted:
+    """Return the page title (whitespace collapsed) and its absolute links, as sent.
 
     Links honour ``<base href>``, lose their fragment, keep document order and
-    appear once each. Links a crawler must not follow are left out (see
-    :func:`crawlkit.urls.resolve_link`).
+    appear once each (by canonical form: the first spelling is kept). They are
+    in their :func:`~crawlkit.urls.safe_url` form: query order, ``?flag`` and
+    escapes as the page wrote them. Links a crawler must not follow are left out
+    (see :func:`crawlkit.urls.resolve_link`). The result's ``base_url`` is where
+    the page's relative links resolve.
 
     HTML5 tree building costs time proportional to the nesting depth for every
     tag, so a hostile page of 100,000 unclosed ``<div>`` would take many seconds.
@@ -120,13 +148,13 @@ def extract(text: str, base_url: str) -> tuple[str | None, tuple[str, ...]]:
         resolved = resolve_link(base_url, base)
         if resolved is not None:
             base_url = resolved
-    links: dict[str, None] = {}
+    links: list[str] = []
     origin = origin_of(base_url)
     for href in hrefs:
         url = resolve_link(base_url, href, origin)
         if url is not None:
-            links[url] = None
-    return title, tuple(links)
+            links.append(url)
+    return Extracted(title, _unique(links), base_url)
 
 
 _TAG_OPEN = re.compile(r"<[a-zA-Z]")
@@ -141,7 +169,7 @@ def _unclosed_tags(text: str) -> int:
     return len(_TAG_OPEN.findall(text)) - text.count("</")
 
 
-def extract_by_scan(text: str, base_url: str) -> tuple[str | None, tuple[str, ...]]:
+def extract_by_scan(text: str, base_url: str) -> Extracted:
     """:func:`extract` by regular expressions, linear in the size of the document."""
     title = None
     match = _TITLE.search(text)
@@ -154,7 +182,7 @@ def extract_by_scan(text: str, base_url: str) -> tuple[str | None, tuple[str, ..
         resolved = resolve_link(base_url, html.unescape(href)) if href else None
         if resolved is not None:
             base_url = resolved
-    links: dict[str, None] = {}
+    links: list[str] = []
     for tag in _LINK_TAG.finditer(text):
         found = _HREF.search(tag.group(0))
         if found is None:
@@ -162,28 +190,12 @@ def extract_by_scan(text: str, base_url: str) -> tuple[str | None, tuple[str, ..
         href = html.unescape(next(g for g in found.groups() if g is not None))
         url = resolve_link(base_url, href)
         if url is not None:
-            links[url] = None
-    return title or None, tuple(links)
+            links.append(url)
+    return Extracted(title or None, _unique(links), base_url)
+
 
 
 _XML_DECLARATION = re.compile(r"\s*<\?xml\b[^>]*>")
-# spelled out rather than re.I: a third faster over a whole page, which every page pays
-_BASE_OPEN = re.compile(r"<[bB][aA][sS][eE]\b[^>]*>")
-_HREF_ATTR = re.compile(r"""\shref\b(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?""", re.I)
-
-
-def base_href(text: str) -> str | None:
-    """The ``href`` of an HTML document's first ``<base>`` that has one, entities
-    decoded, as :func:`extract` reads it (``""`` for ``<base href>``, ``None`` when
-    no ``<base>`` has an ``href``)."""
-    for tag in _BASE_OPEN.finditer(text):
-        found = _HREF_ATTR.search(tag.group(0))
-        if found is not None:
-            value = next((g for g in found.groups() if g is not None), "")
-            return html.unescape(value)
-    return None
-
-
 def make_soup(text: str) -> BeautifulSoup:
     """An HTML document parsed by BeautifulSoup on the lxml builder.
 

@@ -31,11 +31,10 @@ from dataclasses import replace
 from datetime import timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urljoin
 
 from .errors import Reason
 from .models import Failure, FetchResult, Item, Outcome, Page, Request, Timing, is_textual
-from .parse import base_href, content_type_of, decode_body, extract, is_html
+from .parse import content_type_of, decode_body, extract, is_html
 from .settings import CrawlSettings
 from .sinks import item_problem
 from .sitemaps import SitemapError
@@ -198,10 +197,9 @@ class Processor:
         base_url = request.url
         if is_html(content_type, body):
             text = decode_body(body, headers)
-            title, links = extract(text, request.url)
-            href = base_href(text)
-            if href:
-                base_url = _joined(request.url, href)
+            extracted = extract(text, request.url)
+            title, links = extracted
+            base_url = extracted.base_url
         elif is_textual(content_type):
             text = decode_body(body, headers)
         page = Page(
@@ -444,13 +442,3 @@ def spider_error(exc: BaseException) -> str:
     if isinstance(exc, SystemExit):
         return f"spider error: SystemExit: {exc.code}"
     return f"spider error: {type(exc).__name__}: {exc}"
-
-
-def _joined(url: str, href: str) -> str:
-    """``href`` (a ``<base href>``) made absolute against ``url``; ``url`` itself when
-    that is not an http(s) URL."""
-    try:
-        joined = urljoin(url, href.strip())
-    except ValueError:
-        return url
-    return joined if joined.startswith(("http://", "https://")) else url

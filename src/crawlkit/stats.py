@@ -27,6 +27,8 @@ class Stats:
         left_queued: URLs accepted but never fetched because a limit or a stop ended
             the crawl.
         interrupted: the crawl was asked to stop before it was finished.
+        dropped: items the spider's ``process_item`` dropped.
+        tracebacks: the first traceback of each distinct spider error, by reason.
         fetch_latencies: seconds from request start to full body, one per fetch.
     """
 
@@ -43,6 +45,8 @@ class Stats:
     refused: dict[str, int] = field(default_factory=dict)
     left_queued: int = 0
     interrupted: bool = False
+    dropped: int = 0
+    tracebacks: dict[str, str] = field(default_factory=dict, repr=False)
     fetch_latencies: tuple[float, ...] = field(default=(), repr=False)
 
     @property
@@ -63,6 +67,8 @@ class Stats:
         )
         if self.retries:
             line += f"; {self.retries} retries"
+        if self.dropped:
+            line += f"; {self.dropped} items dropped"
         if self.errors:
             every = Counter(self.errors).most_common()
             line += "; errors: " + ", ".join(f"{reason} x{n}" for reason, n in every)
@@ -87,4 +93,5 @@ class Stats:
             "errors": dict(self.errors),
             "refused": dict(self.refused),
             "left_queued": self.left_queued,
+            "dropped": self.dropped,
         }

@@ -210,7 +210,8 @@ def is_http_url(url: str) -> bool:
 
 
 def resolve_link(base: str, href: str, base_origin: str | None = None) -> str | None:
-    """Resolve ``href`` found on a page at ``base`` to a canonical URL.
+    """Resolve ``href`` found on a page at ``base`` to the absolute URL to send
+    (its :func:`safe_url` form: query order, ``?flag`` and escapes as the page wrote them).
 
     Returns ``None`` for links a crawler must not follow: non-http schemes
     (javascript:, mailto:, tel:, data:, file:), bare fragments, malformed URLs and
@@ -237,13 +238,16 @@ def resolve_link(base: str, href: str, base_origin: str | None = None) -> str | 
     if len(absolute) > MAX_URL_LENGTH:
         return None
     try:
-        return canonicalize(absolute)
+        url = safe_url(absolute)
+        canonicalize(url)  # what the crawl will key it by must exist too
     except InvalidURL:
         return None
+    return url
 
 
 def origin_of(url: str) -> str:
-    """``scheme://host[:port]`` of a canonical URL (whose path always starts with ``/``)."""
+    """``scheme://host[:port]`` of a canonical or safe URL (whose path always starts
+    with ``/``)."""
     return url[: url.index("/", url.index("//") + 2)]
 
 

@@ -1,30 +1,75 @@
 """The :class:`Frontier` protocol, the :class:`LinkRules` every backend applies, and
 the :class:`OriginQueues` that the backends share for what they hold in memory.
 
-An offer returns ``None`` when the URL was queued, else the reason it was refused
-("duplicate", "too deep", "offsite", "not allowed", "denied", "trap"); the engine
-counts the reasons. Backends keep no counter that the engine reads or writes.
+An offer returns ``None`` when the request was queued, else the reason it was
+refused ("duplicate", "too deep", "offsite", "not allowed", "denied", "trap"); the
+engine counts the reasons. Backends keep no counter that the engine reads or writes.
+
+What is offered is a URL (a plain followed link, as sent) or a :class:`Request`.
+A request is "the same" as one seen before when their
+:attr:`~crawlkit.models.Request.fingerprint` matches (canonical URL, method, body);
+``dont_filter`` requests skip that check and do not enter the seen set. Within an
+origin, higher ``priority`` comes out first, requests of equal priority in the
+order they were queued.
 
 Nothing here does I/O (a refill hook given to :class:`OriginQueues` may).
 """
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
+import time
 from collections import Counter, deque
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 from ..models import Request
 from ..settings import CrawlSettings
-from ..urls import host_of, origin_of
+from ..urls import canonicalize, host_of, origin_of
 
 MAX_SEGMENT_REPEATS = 3
 MAX_PATH_SEGMENTS = 40
 
 Ready = Callable[[str, float], bool]
 """``ready(origin, now)``: whether a request to ``origin`` may start at ``now``."""
+
+Link = str | Request
+"""What a page (or a seed list) offers: a URL as sent, or a full :class:`Request`."""
+
+_TO_GET = frozenset({301, 302, 303})
+_BODY_HEADERS = frozenset({"content-type", "content-length", "content-encoding"})
+
+
+def redirect_hop(request: Request, target: str, status: int | None) -> Request:
+    """The request that follows ``request``'s redirect to ``target`` (as sent).
+
+    301, 302 and 303 become a GET without body (and without the headers that
+    described it), as browsers do; 307 and 308 keep method and body. Callback,
+    errback, meta, priority and ``dont_filter`` go with it; the depth stays, the
+    hop joins ``hops`` and the attempts start again.
+    """
+    method, headers, body = request.method, request.headers, request.body
+    if status in _TO_GET and method != "HEAD" and (method != "GET" or body):
+        method, body = "GET", b""
+        headers = tuple(pair for pair in headers if pair[0].lower() not in _BODY_HEADERS)
+    return replace(request, url=target, method=method, headers=headers, body=body,
+                   hops=(*request.hops, request.url), attempt=0,
+                   queued_at=time.perf_counter())
+
+
+def as_request(link: Link, depth: int, now: float) -> Request:
+    """``link`` as a request found at ``depth`` (a URL becomes a plain GET)."""
+    if isinstance(link, str):
+        return Request(link, depth=depth, queued_at=now)
+    return replace(link, depth=depth, queued_at=now)
+
+
+def key_of(request: Request) -> str | None:
+    """The seen-set key of ``request``: its fingerprint, ``None`` with ``dont_filter``."""
+    return None if request.dont_filter else request.fingerprint
 
 
 class Frontier(Protocol):
@@ -45,29 +90,31 @@ class Frontier(Protocol):
         """Requests this process holds: queued here plus retries waiting for their time."""
         ...
 
-    def offer_seed(self, url: str) -> str | None:
+    def offer_seed(self, seed: Link) -> str | None:
         """Queue a seed (depth 0), whose host joins the allowed hosts.
 
         Returns ``None`` when queued, ``"duplicate"`` when already seen. Seeds are
         not subject to the other link rules.
 
         Raises:
-            InvalidURL: ``url`` is not an absolute http(s) URL.
+            InvalidURL: ``seed`` is not an absolute http(s) URL.
         """
         ...
 
-    def offer_links(self, urls: Sequence[str], depth: int) -> list[str | None]:
-        """Offer a page's canonical links, found at ``depth``, in order.
+    def offer_links(self, links: Sequence[Link], depth: int) -> list[str | None]:
+        """Offer a page's links (URLs as sent, or requests), found at ``depth``, in order.
 
-        Returns, for each URL, ``None`` when queued or the reason it was refused.
+        Returns, for each, ``None`` when queued or the reason it was refused.
         """
         ...
 
-    def offer_redirect(self, request: Request, target: str) -> str | None:
-        """Offer the target of ``request``'s redirect as a page of its own, at the same depth.
+    def offer_redirect(self, request: Request, hop: Request) -> str | None:
+        """Offer ``hop`` (see :func:`redirect_hop`), where ``request`` redirected.
 
-        The usual rules apply, except that a seed's redirect first brings its
-        target's host into the allowed hosts (``http://site`` -> ``https://www.site/``).
+        A redirect is not a link: depth, allow and deny do not apply to it; the
+        seen set, the allowed hosts and (in the engine) robots.txt and the hop
+        limit do. A seed's redirect first brings its target's host into the
+        allowed hosts (``http://site`` -> ``https://www.site/``).
         Returns ``None`` when queued, else the reason it was refused.
         """
         ...
@@ -132,18 +179,23 @@ class LinkRules:
         """Allow the host a seed redirects to; returns it (``None`` if nothing changed)."""
         if request.depth != 0 or not self.settings.same_host:
             return None
-        host = host_of(target)
+        host = host_of(canonicalize(target))
         self.allowed_hosts.add(host)
         return host
 
-    def refusal(self, url: str, depth: int, seen: Container[str]) -> str | None:
-        """Why ``url``, found at ``depth``, is not followed, or ``None`` if it is."""
+    def refusal(self, url: str, key: str | None, depth: int, seen: Container[str],
+                canonical: str | None = None) -> str | None:
+        """Why ``url`` (as sent; ``key`` its seen-set key, ``None`` to skip the
+        check; ``canonical`` its canonical form, when known), found at ``depth``, is
+        not followed, or ``None`` if it is. Allow, deny and the trap shape look at
+        the URL as sent; the host check at its canonical form."""
         settings = self.settings
-        if url in seen:
+        if key is not None and key in seen:
             return "duplicate"
         if settings.max_depth is not None and depth > settings.max_depth:
             return "too deep"
-        if settings.same_host and host_of(url) not in self.allowed_hosts:
+        if settings.same_host and host_of(canonical or canonicalize(url)) \
+                not in self.allowed_hosts:
             return "offsite"
         if settings.allow_re and not any(p.search(url) for p in settings.allow_re):
             return "not allowed"
@@ -151,6 +203,14 @@ class LinkRules:
             return "denied"
         if looks_like_a_trap(url):
             return "trap"
+        return None
+
+    def hop_refusal(self, url: str, key: str | None, seen: Container[str]) -> str | None:
+        """Why a redirect to ``url`` is not followed (seen, or off the allowed hosts)."""
+        if key is not None and key in seen:
+            return "duplicate"
+        if self.settings.same_host and host_of(canonicalize(url)) not in self.allowed_hosts:
+            return "offsite"
         return None
 
     def may_start(self, started: int) -> bool:
@@ -171,19 +231,82 @@ def looks_like_a_trap(url: str) -> bool:
     return max(Counter(segments).values()) > MAX_SEGMENT_REPEATS
 
 
+class OriginQueue:
+    """One origin's queued requests: those put back in front first (last in, first
+    out), then by priority, higher first, and in arrival order within a priority.
+
+    Most crawls use one priority, so each priority keeps a FIFO of its own and a
+    request costs O(1) in and out; only a priority not seen yet costs a bisection.
+    """
+
+    __slots__ = ("_front", "_levels", "_order", "_size")
+
+    def __init__(self) -> None:
+        self._front: deque[Request] = deque()  # put back (retries, leases not started)
+        self._levels: dict[int, deque[Request]] = {}  # priority -> its requests, in order
+        self._order: list[int] = []  # the priorities in _levels, negated, ascending
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __bool__(self) -> bool:
+        return self._size > 0
+
+    def append(self, request: Request) -> None:
+        """Queue ``request`` behind those of its priority."""
+        level = self._levels.get(request.priority)
+        if level is None:
+            level = self._levels[request.priority] = deque()
+            bisect.insort(self._order, -request.priority)
+        level.append(request)
+        self._size += 1
+
+    def extend(self, requests: Iterable[Request]) -> None:
+        """Queue each of ``requests`` in turn."""
+        for request in requests:
+            self.append(request)
+
+    def appendleft(self, request: Request) -> None:
+        """Put ``request`` in front of everything queued."""
+        self._front.appendleft(request)
+        self._size += 1
+
+    def first(self) -> Request:
+        """The request :meth:`popleft` would return."""
+        if self._front:
+            return self._front[0]
+        return self._levels[-self._order[0]][0]
+
+    def popleft(self) -> Request:
+        """Take out the first request."""
+        self._size -= 1
+        if self._front:
+            return self._front.popleft()
+        priority = -self._order[0]
+        level = self._levels[priority]
+        request = level.popleft()
+        if not level:
+            del self._levels[priority]
+            del self._order[0]
+        return request
+
+
 class OriginQueues:
-    """Requests held in one process: a FIFO per origin, served round-robin across
-    origins, and a timed heap of retries that go to the front of their origin when due.
+    """Requests held in one process: an :class:`OriginQueue` per origin, served
+    round-robin across origins, and a timed heap of retries that go to the front of
+    their origin when due.
 
     A backend that keeps part of a queue elsewhere counts it with :meth:`backlog`
     and gives a ``refill`` hook, called with an origin whose FIFO ran dry, which
-    returns that origin's next requests in order (``[]`` when there are none).
+    returns that origin's next requests in order (``[]`` when there are none); it is
+    called only once the origin's queue in memory is empty.
     Only the engine's thread touches it.
     """
 
     def __init__(self, refill: Callable[[str], Sequence[Request]] | None = None) -> None:
         self._refill = refill
-        self._fifos: dict[str, deque[Request]] = {}  # origin -> its next requests, in order
+        self._fifos: dict[str, OriginQueue] = {}  # origin -> its next requests, in order
         self._ring: deque[str] = deque()  # origins with requests; the next one served is first
         self._retries: list[tuple[float, int, Request]] = []  # heap by due time, then arrival
         self._tiebreak = itertools.count()
@@ -205,16 +328,16 @@ class OriginQueues:
         fifo = self._fifos.get(origin)
         return 0 if fifo is None else len(fifo)
 
-    def _fifo(self, origin: str) -> deque[Request]:
+    def _fifo(self, origin: str) -> OriginQueue:
         fifo = self._fifos.get(origin)
         if fifo is None:
-            fifo = self._fifos[origin] = deque()
+            fifo = self._fifos[origin] = OriginQueue()
             self._ring.append(origin)
             self.announce(origin)
         return fifo
 
     def push(self, request: Request, front: bool = False) -> None:
-        """Hold ``request`` at the back (or the front) of its origin's FIFO."""
+        """Hold ``request`` in its origin's queue (or in front of everything there)."""
         fifo = self._fifo(origin_of(request.url))
         if front:
             fifo.appendleft(request)
@@ -254,7 +377,7 @@ class OriginQueues:
         """When the earliest waiting retry is due, if any."""
         return self._retries[0][0] if self._retries else None
 
-    def _topped_up(self, origin: str, fifo: deque[Request]) -> bool:
+    def _topped_up(self, origin: str, fifo: OriginQueue) -> bool:
         """Refill ``origin``'s empty FIFO; drop the origin if nothing comes back."""
         if not fifo and self._refill is not None:
             rows = self._refill(origin)
@@ -283,7 +406,7 @@ class OriginQueues:
             fifo = self._fifos[origin]
             if not self._topped_up(origin, fifo):
                 continue
-            if (not fresh and fifo[0].attempt == 0) or not ready(origin, now):
+            if (not fresh and fifo.first().attempt == 0) or not ready(origin, now):
                 continue
             request = fifo.popleft()
             self._queued -= 1

@@ -6,13 +6,17 @@ Memory stays bounded however many URLs the crawl discovers. What is held:
   new buffering once :data:`BUFFERED` requests are buffered across origins);
   the rest of the queue is read back from the journal, in order, when the buffer
   runs dry;
-* the :data:`RECENT` URLs most recently seen, so that the links every page
-  repeats (navigation, footers) are recognised without a query;
+* the :data:`RECENT` fingerprints most recently seen, so that the links every
+  page repeats (navigation, footers) are recognised without a query;
 * the requests accepted since the last batch was written (at most a batch).
 
-Everything else (whether an older URL was seen, what is queued beyond the
-buffers) is a query on the journal's indexes. Like the frontier in memory, only
-the engine's thread touches it.
+Everything else (whether an older request was seen, what is queued beyond the
+buffers) is a query on the journal's indexes.
+
+A buffer holds the first of its origin's queue (by priority, then acceptance):
+a request that outranks what was read into it joins it, whatever its size, so
+that the order stays that of the frontier in memory. Like the frontier in
+memory, only the engine's thread touches it.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from ..models import Request
 from ..settings import CrawlSettings
 from ..urls import origin_of
 from .base import OriginQueues
-from .journal import CrawlState
+from .journal import CrawlState, Position
 from .memory import MemoryFrontier
 
 BUFFER = 64
@@ -32,11 +36,11 @@ BUFFER = 64
 BUFFERED = 20_000
 """Requests held in memory across all origins before new ones go to disk only."""
 RECENT = 65_536
-"""URLs remembered as seen without asking the journal."""
+"""Fingerprints remembered as seen without asking the journal."""
 
 
 class _JournalSeen:
-    """The seen set of a durable crawl: the journal, behind a small memory of recent URLs."""
+    """The seen set of a durable crawl: the journal, behind a small memory of recent keys."""
 
     def __init__(self, state: CrawlState) -> None:
         self._state = state
@@ -70,9 +74,9 @@ class DiskFrontier(MemoryFrontier):
         self._recent = _JournalSeen(state)
         self._buffers = OriginQueues(refill=self._refill)
         self._spilled: set[str] = set()  # origins with queued requests beyond their buffer
-        # origin -> the last URL put in its buffer in queue order; kept while the crawl
+        # origin -> the furthest position read into its buffer; kept while the crawl
         # runs (a refill starts after it, so requests in flight are never read back)
-        self._tail: dict[str, str] = {}
+        self._tail: dict[str, Position] = {}
         super().__init__(settings, seen=self._recent, queues=self._buffers, store=self._keep)
 
     @property
@@ -86,7 +90,7 @@ class DiskFrontier(MemoryFrontier):
 
     @property
     def remembered(self) -> int:
-        """URLs known as seen without asking the journal."""
+        """Fingerprints known as seen without asking the journal."""
         return len(self._recent.recent)
 
     def allowed_hosts(self) -> list[str]:
@@ -101,13 +105,17 @@ class DiskFrontier(MemoryFrontier):
             self._buffers.backlog(origin, count)
 
     def _keep(self, request: Request) -> None:
-        self._state.accept(request)
+        position = self._state.accept(request)
         origin = origin_of(request.url)
         buffers = self._buffers
+        tail = self._tail.get(origin)
+        if tail is not None and position < tail:
+            buffers.push(request)  # it outranks what is on disk only: it goes first
+            return
         if (origin not in self._spilled and buffers.held < BUFFERED
                 and buffers.held_for(origin) < BUFFER):
             buffers.push(request)
-            self._tail[origin] = request.url
+            self._tail[origin] = position
             return
         # on disk only (in the journal's next write); read back when the buffer empties
         self._spilled.add(origin)
@@ -118,7 +126,7 @@ class DiskFrontier(MemoryFrontier):
             return []
         rows = self._state.pending_after(origin, self._tail.get(origin), BUFFER)
         if rows:
-            self._tail[origin] = rows[-1].url
+            self._tail[origin] = rows[-1][0]
         if len(rows) < BUFFER:  # everything accepted is written, so this is all of it
             self._spilled.discard(origin)
-        return rows
+        return [request for _, request in rows]

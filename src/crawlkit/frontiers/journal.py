@@ -1,11 +1,13 @@
 """Durable crawl state in SQLite (``--state FILE.db``): resume after a crash, output once.
 
-The journal keeps every accepted URL (the seen set and the queue), which pages
-are done, the byte length of the output file when they were, and the crawl's
-counters. The engine commits in small batches, in this order:
+The journal keeps every accepted request (the seen set, by fingerprint, and the
+queue: a followed link as its URL and depth, any other request whole, with its
+callback, meta, body and priority), which pages are done, the byte length of
+the output file when they were, and the crawl's counters. The engine commits in
+small batches, in this order:
 
 1. append the batch's records to the output file, flush and fsync it;
-2. in one SQLite transaction: insert the URLs the batch discovered, mark its
+2. in one SQLite transaction: insert the requests the batch discovered, mark its
    pages done, store the output's length and the counters.
 
 After a ``kill -9`` at any moment, the next run truncates the output to the last
@@ -48,19 +50,41 @@ from ..errors import StorageError, UsageError, storage_error
 from ..models import Request
 from ..urls import origin_of
 
+# key: the request's fingerprint; filtered: 0 for dont_filter requests (not in the
+# seen set, so their keys may repeat); request: the whole request (Request.to_dict,
+# attempt left out) unless it is a plain followed link, kept as url, depth and hops
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    url TEXT NOT NULL UNIQUE,
+    seq INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    filtered INTEGER NOT NULL,
     origin TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    url TEXT NOT NULL,
     depth INTEGER NOT NULL,
     hops TEXT NOT NULL,
+    request TEXT,
     done INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS requests_queue ON requests (origin, done, seq);
+CREATE UNIQUE INDEX IF NOT EXISTS requests_seen ON requests (key) WHERE filtered = 1;
+CREATE INDEX IF NOT EXISTS requests_unfiltered ON requests (key, done) WHERE filtered = 0;
+CREATE INDEX IF NOT EXISTS requests_queue ON requests (origin, done, priority DESC, seq);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 _TABLES = {"requests", "meta", "sqlite_sequence"}
+
+Position = tuple[int, int]
+"""Where a request stands in its origin's queue: ``(-priority, seq)``, ascending."""
+
+
+def stored_form(request: Request) -> str | None:
+    """What the journal keeps of ``request`` beyond URL, depth and hops: ``None``
+    for a plain followed link, else the whole request as JSON (attempts left out)."""
+    if request.plain and request.purpose == "page":
+        return None
+    raw = request.to_dict()
+    raw.pop("attempt", None)
+    return json.dumps(raw, separators=(",", ":"))
 _HASH_CHUNK = 1 << 20
 
 BATCH_PAGES = 50
@@ -120,9 +144,10 @@ class CrawlState:
                     with contextlib.suppress(OSError):
                         os.unlink(leftover)
             raise
-        self.new: list[Request] = []  # accepted, not yet in the database, in order
-        self.new_urls: set[str] = set()  # the same URLs, for membership tests
-        self.done: list[str] = []
+        # accepted, not yet in the database, in order, with their seq numbers
+        self.new: list[tuple[int, Request]] = []
+        self.new_keys: set[str] = set()  # their seen-set keys, for membership tests
+        self.done: list[Request] = []  # pages whose records are in the output
         self._hash = hashlib.sha256()  # of the output's bytes up to _hashed
         self._hashed = 0
 
@@ -133,7 +158,7 @@ class CrawlState:
                 tables = {str(row[0]) for row in self._db.execute(
                     "SELECT name FROM sqlite_master WHERE type = 'table'")}
                 columns = {row[1] for row in self._db.execute("PRAGMA table_info(requests)")}
-                if columns and "origin" not in columns:
+                if columns and "filtered" not in columns:
                     raise UsageError(f"--state {shown} was written by an older crawlkit; "
                                      "use a new state file")
                 if tables and (tables - _TABLES or "meta" not in tables):
@@ -148,6 +173,8 @@ class CrawlState:
                 elif stored != fingerprint:
                     raise UsageError(f"--state {shown} belongs to another crawl (other seeds "
                                      "or options); use a new state file")
+                row = self._db.execute("SELECT MAX(seq) FROM requests").fetchone()
+                self._seq = int(row[0] or 0)  # the last seq number given out
             except BaseException:
                 self._db.close()
                 raise
@@ -229,16 +256,22 @@ class CrawlState:
             self._set_meta({"out_path": os.path.abspath(path),
                             "out_ino": f"{st.st_dev}:{st.st_ino}", "pid": str(os.getpid())})
 
-    def accept(self, request: Request) -> None:
-        """Journal an accepted request (written with the next batch, or sooner)."""
-        self.new.append(request)
-        self.new_urls.add(request.url)
+    def accept(self, request: Request) -> Position:
+        """Journal an accepted request (written with the next batch, or sooner);
+        returns its place in its origin's queue."""
+        self._seq += 1
+        self.new.append((self._seq, request))
+        if not request.dont_filter:
+            self.new_keys.add(request.fingerprint)
+        return (-request.priority, self._seq)
 
-    def is_known(self, url: str) -> bool:
-        """Whether ``url`` was ever accepted (this run or an earlier one)."""
-        if url in self.new_urls:
+    def is_known(self, key: str) -> bool:
+        """Whether a request with the seen-set ``key`` (a fingerprint) was ever accepted
+        (this run or an earlier one)."""
+        if key in self.new_keys:
             return True
-        row = self._db.execute("SELECT 1 FROM requests WHERE url = ?", (url,)).fetchone()
+        row = self._db.execute("SELECT 1 FROM requests WHERE key = ? AND filtered = 1",
+                               (key,)).fetchone()
         return row is not None
 
     def pending_origins(self) -> list[tuple[str, int]]:
@@ -248,30 +281,52 @@ class CrawlState:
         )
         return [(str(origin), int(count)) for origin, count in rows]
 
-    def pending_after(self, origin: str, after: str | None, limit: int) -> list[Request]:
-        """Up to ``limit`` of ``origin``'s pages not done, in the order they were
-        accepted, starting after the URL ``after`` (from the first when ``None``).
+    def pending_after(self, origin: str, after: Position | None,
+                      limit: int) -> list[tuple[Position, Request]]:
+        """Up to ``limit`` of ``origin``'s pages not done, in queue order (priority,
+        higher first, then acceptance), starting after the position ``after`` (from
+        the first when ``None``), each with its position.
 
         Requests accepted but not yet written are written first, so none is missed.
         """
         self.write_new()
-        db = self._db
-        seq = 0
-        if after is not None:
-            row = db.execute("SELECT seq FROM requests WHERE url = ?", (after,)).fetchone()
-            seq = int(row[0]) if row is not None else 0
-        rows = db.execute(
-            "SELECT url, depth, hops FROM requests WHERE origin = ? AND done = 0 AND seq > ? "
-            "ORDER BY seq LIMIT ?", (origin, seq, limit),
-        )
-        return [Request(url, depth=depth, hops=tuple(json.loads(hops)))
-                for url, depth, hops in rows]
+        query = ("SELECT seq, priority, url, depth, hops, request FROM requests "
+                 "WHERE origin = ? AND done = 0 {} ORDER BY priority DESC, seq LIMIT ?")
+        if after is None:
+            rows = self._db.execute(query.format(""), (origin, limit))
+        else:
+            priority, seq = -after[0], after[1]
+            rows = self._db.execute(
+                query.format("AND (priority < ? OR (priority = ? AND seq > ?))"),
+                (origin, priority, priority, seq, limit))
+        out: list[tuple[Position, Request]] = []
+        for seq, priority, url, depth, hops, data in rows:
+            if data is None:
+                request = Request(url, depth=depth, hops=tuple(json.loads(hops)))
+            else:
+                request = Request.from_dict(json.loads(data))
+            out.append(((-int(priority), int(seq)), request))
+        return out
 
     def _insert_new(self) -> None:
         self._db.executemany(
-            "INSERT OR IGNORE INTO requests (url, origin, depth, hops) VALUES (?, ?, ?, ?)",
-            [(r.url, origin_of(r.url), r.depth, json.dumps(r.hops)) for r in self.new],
+            "INSERT OR IGNORE INTO requests (seq, key, filtered, origin, priority, url, depth, "
+            "hops, request) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(seq, r.fingerprint, int(not r.dont_filter), origin_of(r.url), r.priority, r.url,
+              r.depth, json.dumps(r.hops), stored_form(r)) for seq, r in self.new],
         )
+
+    def _mark_done(self) -> None:
+        filtered = [(r.fingerprint,) for r in self.done if not r.dont_filter]
+        self._db.executemany("UPDATE requests SET done = 1 WHERE key = ? AND filtered = 1",
+                             filtered)
+        # requests that may repeat: one row per completion, the first of those alike
+        for request in self.done:
+            if request.dont_filter:
+                self._db.execute(
+                    "UPDATE requests SET done = 1 WHERE seq = (SELECT MIN(seq) FROM requests "
+                    "WHERE key = ? AND filtered = 0 AND done = 0 AND request IS ?)",
+                    (request.fingerprint, stored_form(request)))
 
     def write_new(self) -> None:
         """Write the accepted requests now, ahead of their batch.
@@ -300,7 +355,7 @@ class CrawlState:
                     db.execute("ROLLBACK")
             raise
         self.new.clear()
-        self.new_urls.clear()
+        self.new_keys.clear()
 
     def commit(
         self, out: IO[bytes] | None, counters: dict[str, Any], allowed_hosts: Sequence[str]
@@ -323,8 +378,7 @@ class CrawlState:
                 raise storage_error("--out", getattr(out, "name", "<stream>"), exc) from None
         with self._writing(), self._transaction():
             self._insert_new()
-            self._db.executemany("UPDATE requests SET done = 1 WHERE url = ?",
-                                 [(url,) for url in self.done])
+            self._mark_done()
             self._set_meta({
                 "out_offset": str(offset),
                 "out_sha256": self._hash.hexdigest(),

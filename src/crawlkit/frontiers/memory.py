@@ -12,7 +12,7 @@ from typing import Protocol
 from ..models import Request
 from ..settings import CrawlSettings
 from ..urls import canonicalize
-from .base import Frontier, LinkRules, OriginQueues, Ready
+from .base import Frontier, Link, LinkRules, OriginQueues, Ready, as_request, key_of
 
 
 class SeenSet(Protocol):
@@ -26,13 +26,14 @@ class SeenSet(Protocol):
 class MemoryFrontier(Frontier):
     """A :class:`~crawlkit.frontiers.base.Frontier` held in memory.
 
-    Queued requests form one FIFO per origin (so each origin is crawled
-    breadth-first), served round-robin across origins; due retries go first on
-    their origin. Every URL enters the seen set when it is accepted.
+    Queued requests form one queue per origin (by priority, then in arrival
+    order, so each origin is crawled breadth-first), served round-robin across
+    origins; due retries go first on their origin. Every request's fingerprint
+    enters the seen set when it is accepted (``dont_filter`` ones excepted).
 
     Its parts can be replaced (the durable frontier does): ``seen``, the seen set;
     ``queues``, the per-origin queues; ``store``, where an accepted request goes
-    (by default, the back of its origin's FIFO in ``queues``).
+    (by default, its origin's queue in ``queues``).
     """
 
     flush_each_page = False
@@ -45,38 +46,53 @@ class MemoryFrontier(Frontier):
         store: Callable[[Request], None] | None = None,
     ) -> None:
         self.rules = LinkRules(settings)
-        self._seen: SeenSet = set() if seen is None else seen  # every URL accepted
+        self._seen: SeenSet = set() if seen is None else seen  # every fingerprint accepted
         self._queues = OriginQueues() if queues is None else queues
         self._store = self._queues.push if store is None else store
 
     def __len__(self) -> int:
         return len(self._queues)
 
-    def _offer(self, request: Request) -> str | None:
-        reason = self.rules.refusal(request.url, request.depth, self._seen)
-        if reason is None:
-            self._seen.add(request.url)
-            self._store(request)
-        return reason
+    def _accept(self, request: Request, key: str | None) -> None:
+        if key is not None:
+            self._seen.add(key)
+        self._store(request)
 
-    def offer_seed(self, url: str) -> str | None:
-        canonical = canonicalize(url)
-        self.rules.seed(canonical)
-        if canonical in self._seen:
+    def offer_seed(self, seed: Link) -> str | None:
+        request = as_request(seed, 0, time.perf_counter())
+        self.rules.seed(canonicalize(request.url))
+        key = key_of(request)
+        if key is not None and key in self._seen:
             return "duplicate"
-        self._seen.add(canonical)
-        self._store(Request(canonical, queued_at=time.perf_counter()))
+        self._accept(request, key)
         return None
 
-    def offer_links(self, urls: Sequence[str], depth: int) -> list[str | None]:
+    def offer_links(self, links: Sequence[Link], depth: int) -> list[str | None]:
         now = time.perf_counter()
-        return [self._offer(Request(url, depth=depth, queued_at=now)) for url in urls]
+        refusal = self.rules.refusal
+        seen = self._seen
+        reasons: list[str | None] = []
+        for link in links:
+            if isinstance(link, str):  # a plain link: its key is its canonical URL
+                canonical = canonicalize(link)
+                reason = refusal(link, canonical, depth, seen, canonical)
+                if reason is None:
+                    self._accept(Request(link, depth=depth, queued_at=now), canonical)
+            else:
+                key = key_of(link)
+                reason = refusal(link.url, key, depth, seen)
+                if reason is None:
+                    self._accept(as_request(link, depth, now), key)
+            reasons.append(reason)
+        return reasons
 
-    def offer_redirect(self, request: Request, target: str) -> str | None:
-        self.rules.redirected(request, target)
-        hops = (*request.hops, request.url)
-        return self._offer(Request(target, depth=request.depth, hops=hops,
-                                   queued_at=time.perf_counter()))
+    def offer_redirect(self, request: Request, hop: Request) -> str | None:
+        self.rules.redirected(request, hop.url)
+        key = key_of(hop)
+        reason = self.rules.hop_refusal(hop.url, key, self._seen)
+        if reason is None:
+            self._accept(hop, key)
+        return reason
 
     def pop(self, now: float, ready: Ready, started: int) -> Request | None:
         return self._queues.pop(now, ready, fresh=self.rules.may_start(started))

@@ -2,11 +2,16 @@
 
 Every worker runs the same command. Redis holds, under ``crawlkit:{job}:``:
 
-* ``seen``           SET of every URL ever accepted (shared de-duplication);
-* ``q:{origin}``     LIST per origin of queued requests (JSON), ``origins`` the
-                     round-robin LIST of origins with work (``origins_set`` mirrors it);
-* ``leases``         ZSET url -> lease expiry, ``leased`` HASH url -> request,
-                     ``owner`` HASH url -> the worker holding the lease;
+* ``seen``           SET of the fingerprint of every request ever accepted (shared
+                     de-duplication; ``dont_filter`` requests skip it);
+* ``q:{origin} {priority}``  LIST per origin and priority of queued requests (JSON:
+                     a followed link as its URL and depth, another request whole),
+                     ``qp:{origin}`` the ZSET of the priorities queued there (the
+                     highest is served first), ``origins`` the round-robin LIST of
+                     origins with work (``origins_set`` mirrors it);
+* ``leases``         ZSET key -> lease expiry, ``leased`` HASH key -> request,
+                     ``owner`` HASH key -> the worker holding the lease (a request's
+                     key is its fingerprint, plus a unique suffix for ``dont_filter``);
 * ``inflight``, ``next``  HASHes per origin: requests in flight, earliest next start
                      (so ``--per-host`` and ``--delay`` hold across all workers);
 * ``stats``, ``errors``   HASHes of shared counters (``started`` enforces ``--max-pages``);
@@ -31,9 +36,11 @@ worker's lease alone.
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from importlib import resources
 from typing import Any
@@ -42,7 +49,8 @@ from ..errors import UsageError
 from ..models import Request
 from ..settings import CrawlSettings
 from ..urls import canonicalize, origin_of
-from .base import Frontier, LinkRules, OriginQueues, Ready
+from .base import Frontier, Link, LinkRules, OriginQueues, Ready, as_request
+from .journal import stored_form
 from .redis_conn import DEFAULT_WAIT, open_client
 
 
@@ -129,7 +137,11 @@ class RedisFrontier(Frontier):
         self._add_script = client.register_script(_ADD)
         self._ack_script = client.register_script(_ACK)
         self._held = OriginQueues()  # leased requests not yet started, and retries
-        self._links: dict[str, str] = {}  # url -> encoded request: the page's accepted links
+        self._links: dict[str, str] = {}  # key -> encoded request: the page's accepted links
+        self._nonce = itertools.count()  # numbers this worker's dont_filter keys
+        # a dont_filter request's stored form -> the keys of those leased here (alike
+        # requests are interchangeable, so any of them acknowledges one)
+        self._unfiltered: defaultdict[str, list[str]] = defaultdict(list)
         self._status_at = 0.0
         self._busy = True
         stored = client.hget(self.prefix + "meta", "fingerprint")
@@ -141,52 +153,91 @@ class RedisFrontier(Frontier):
         self.rules.allowed_hosts.update(
             h.decode() for h in client.smembers(self.prefix + "hosts"))
 
-    @staticmethod
-    def _encode(request: Request) -> str:
-        return json.dumps({"u": request.url, "d": request.depth, "h": list(request.hops),
-                           "o": origin_of(request.url)}, separators=(",", ":"))
+    def _key(self, request: Request) -> str:
+        """The request's key in ``seen`` and the leases."""
+        if not request.dont_filter:
+            return request.fingerprint
+        return f"{request.fingerprint}#{self.worker}:{next(self._nonce)}"
 
     @staticmethod
-    def _decode(data: bytes) -> Request:
+    def _encode(request: Request, key: str) -> str:
+        """A request as Redis keeps it: ``k`` its key, ``o`` its origin, ``p`` its
+        priority, ``f`` 0 for ``dont_filter``; a plain link as ``u`` (URL), ``d``
+        (depth) and ``h`` (hops), any other request whole in ``r``."""
+        raw: dict[str, Any] = {"k": key, "o": origin_of(request.url)}
+        if request.plain and request.purpose == "page":
+            raw.update(u=request.url, d=request.depth, h=list(request.hops))
+        else:
+            raw.update(r=request.to_dict(), p=request.priority, f=int(not request.dont_filter))
+        return json.dumps(raw, separators=(",", ":"))
+
+    def _decode(self, data: bytes) -> Request:
         raw = json.loads(data)
-        return Request(raw["u"], depth=raw["d"], hops=tuple(raw["h"]),
-                       queued_at=time.perf_counter())
+        now = time.perf_counter()
+        if "r" not in raw:
+            return Request(raw["u"], depth=raw["d"], hops=tuple(raw["h"]), queued_at=now)
+        request = Request.from_dict(raw["r"], queued_at=now)
+        if request.dont_filter:
+            form = stored_form(request)
+            assert form is not None
+            self._unfiltered[form].append(raw["k"])
+        return request
+
+    def _lease_key(self, request: Request) -> str:
+        """The key ``request`` was leased under."""
+        if not request.dont_filter:
+            return request.fingerprint
+        form = stored_form(request)
+        assert form is not None
+        keys = self._unfiltered.get(form)
+        if not keys:
+            return ""  # not leased here (a late acknowledgement): nothing to drop
+        key = keys.pop()
+        if not keys:
+            del self._unfiltered[form]
+        return key
 
     def __len__(self) -> int:
         return len(self._held)
 
-    # offering URLs
+    # offering requests
 
-    def offer_seed(self, url: str) -> str | None:
-        canonical = canonicalize(url)
-        self.client.sadd(self.prefix + "hosts", self.rules.seed(canonical))
-        added = self._add_script(args=[self.prefix, self._encode(Request(canonical))])
+    def offer_seed(self, seed: Link) -> str | None:
+        request = as_request(seed, 0, 0.0)
+        self.client.sadd(self.prefix + "hosts", self.rules.seed(canonicalize(request.url)))
+        added = self._add_script(args=[self.prefix, self._encode(request, self._key(request))])
         return None if added else "duplicate"
 
-    def offer_links(self, urls: Sequence[str], depth: int) -> list[str | None]:
-        return self._offer([Request(url, depth=depth) for url in urls])
+    def offer_links(self, links: Sequence[Link], depth: int) -> list[str | None]:
+        return self._offer([as_request(link, depth, 0.0) for link in links], hop=False)
 
-    def offer_redirect(self, request: Request, target: str) -> str | None:
-        host = self.rules.redirected(request, target)
+    def offer_redirect(self, request: Request, hop: Request) -> str | None:
+        host = self.rules.redirected(request, hop.url)
         if host is not None:
             self.client.sadd(self.prefix + "hosts", host)
-        hop = Request(target, depth=request.depth, hops=(*request.hops, request.url))
-        return self._offer([hop])[0]
+        return self._offer([hop], hop=True)[0]
 
-    def _offer(self, requests: list[Request]) -> list[str | None]:
+    def _offer(self, requests: list[Request], hop: bool) -> list[str | None]:
         if not requests:
             return []
+        keys = [None if r.dont_filter else r.fingerprint for r in requests]
         pipe = self.client.pipeline(transaction=False)
-        for request in requests:
-            pipe.sismember(self.prefix + "seen", request.url)
-        seen = {r.url for r, known in zip(requests, pipe.execute(), strict=True) if known}
+        for key in keys:
+            if key is not None:
+                pipe.sismember(self.prefix + "seen", key)
+        answers = iter(pipe.execute())
+        seen = {key for key in keys if key is not None and next(answers)}
         seen.update(self._links)
         reasons: list[str | None] = []
-        for request in requests:
-            reason = self.rules.refusal(request.url, request.depth, seen)
+        for request, key in zip(requests, keys, strict=True):
+            if hop:
+                reason = self.rules.hop_refusal(request.url, key, seen)
+            else:
+                reason = self.rules.refusal(request.url, key, request.depth, seen)
             if reason is None:
-                seen.add(request.url)
-                self._links[request.url] = self._encode(request)
+                stored = self._key(request) if key is None else key
+                seen.add(stored)
+                self._links[stored] = self._encode(request, stored)
             reasons.append(reason)
         return reasons
 
@@ -198,7 +249,7 @@ class RedisFrontier(Frontier):
         it found and its share of the counters, in one atomic step."""
         counters = {"ok": int(ok), "failed": int(not ok), "items": items}
         errors = {error: 1} if error else {}
-        self._ack_script(args=[self.prefix, request.url, origin_of(request.url),
+        self._ack_script(args=[self.prefix, self._lease_key(request), origin_of(request.url),
                                json.dumps(counters), json.dumps(errors),
                                json.dumps(list(self._links.values())), self.worker])
         self._links.clear()

@@ -125,6 +125,8 @@ def reachable_urls(spec: SiteSpec, base: str) -> set[str]:
             continue
         for href in hrefs:
             target = resolve_link(url, href)
+            if target is not None:
+                target = canonicalize(target)
             if target is not None and target.startswith(base) and target not in seen:
                 seen.add(target)
                 queue.append(target)

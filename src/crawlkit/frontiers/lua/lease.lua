@@ -13,6 +13,7 @@ local function enqueue_origin(origin)
     redis.call('RPUSH', p .. 'origins', origin)
   end
 end
+-- leases are keyed by the request's key (k): its fingerprint, unique while queued
 for _, url in ipairs(redis.call('ZRANGEBYSCORE', p .. 'leases', '-inf', now)) do
   local data = redis.call('HGET', p .. 'leased', url)
   redis.call('ZREM', p .. 'leases', url)
@@ -21,7 +22,10 @@ for _, url in ipairs(redis.call('ZRANGEBYSCORE', p .. 'leases', '-inf', now)) do
   redis.call('HDEL', p .. 'owner', url)
   if data then
     local req = cjson.decode(data)
-    redis.call('LPUSH', p .. 'q:' .. req['o'], data)
+    local prio = tostring(req['p'] or 0)
+    -- back in front of its priority in its origin's queue
+    redis.call('LPUSH', p .. 'q:' .. req['o'] .. ' ' .. prio, data)
+    redis.call('ZADD', p .. 'qp:' .. req['o'], tonumber(prio), prio)
     redis.call('HINCRBY', p .. 'inflight', req['o'], -1)
     if owner then redis.call('HINCRBY', p .. 'mine', owner .. ' ' .. req['o'], -1) end
     if (req['a'] or 0) == 0 then redis.call('HINCRBY', p .. 'stats', 'started', -1) end
@@ -32,7 +36,10 @@ end
 local n = redis.call('LLEN', p .. 'origins')
 for i = 1, n do
   local origin = redis.call('LMOVE', p .. 'origins', p .. 'origins', 'LEFT', 'RIGHT')
-  local data = redis.call('LINDEX', p .. 'q:' .. origin, 0)
+  -- the origin's queue is one list per priority; the highest comes first
+  local prio = redis.call('ZREVRANGE', p .. 'qp:' .. origin, 0, 0)[1]
+  local queue = prio and (p .. 'q:' .. origin .. ' ' .. prio)
+  local data = queue and redis.call('LINDEX', queue, 0)
   if not data then
     redis.call('LREM', p .. 'origins', 0, origin)
     redis.call('SREM', p .. 'origins_set', origin)
@@ -45,14 +52,15 @@ for i = 1, n do
     local started = tonumber(redis.call('HGET', p .. 'stats', 'started') or '0')
     if inflight < per_host and mine < share and now >= next_start
         and not (fresh and max_pages >= 0 and started >= max_pages) then
-      redis.call('LPOP', p .. 'q:' .. origin)
+      redis.call('LPOP', queue)
+      if redis.call('LLEN', queue) == 0 then redis.call('ZREM', p .. 'qp:' .. origin, prio) end
       redis.call('HINCRBY', p .. 'inflight', origin, 1)
       redis.call('HINCRBY', p .. 'mine', worker .. ' ' .. origin, 1)
-      redis.call('HSET', p .. 'owner', req['u'], worker)
+      redis.call('HSET', p .. 'owner', req['k'], worker)
       redis.call('HSET', p .. 'next', origin, tostring(now + delay))
       if fresh then redis.call('HINCRBY', p .. 'stats', 'started', 1) end
-      redis.call('ZADD', p .. 'leases', now + lease, req['u'])
-      redis.call('HSET', p .. 'leased', req['u'], data)
+      redis.call('ZADD', p .. 'leases', now + lease, req['k'])
+      redis.call('HSET', p .. 'leased', req['k'], data)
       return data
     end
   end

@@ -188,6 +188,15 @@ def test_serve_demo_serves_the_site():
     assert "<title>Demo page 4 \u2014 crawlkit</title>" in body
 
 
+def test_serve_demo_serves_the_shop():
+    import json
+
+    status, body = _serve_and_get(["serve-demo", "--shop"], "/api/products?page=2")
+    assert status == 200
+    data = json.loads(body)
+    assert data["page"] == 2 and data["products"][0]["sku"] == "SKU-00010"
+
+
 def test_replay_command_serves_a_recording(tmp_path, demo_site):
     seeds = tmp_path / "seeds.txt"
     seeds.write_text(demo_site.url + "/page/7\n")

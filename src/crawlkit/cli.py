@@ -173,6 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--latency", type=float, default=0.0)
     serve.add_argument("--page-bytes", type=_positive_int, default=2048)
     serve.add_argument("--links", type=_positive_int, default=8, help="links per page")
+    serve.add_argument("--shop", action="store_true",
+                       help="serve the shop instead: listings, products, a JSON API, sitemaps, "
+                            "a search form and a login (see crawlkit.lab.shop)")
     return parser
 
 
@@ -425,11 +428,17 @@ def _bench(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from .lab.demo import DemoSite, SiteSpec
+    from .lab.servers import LoopbackServer
+    from .lab.shop import ShopSite
 
-    spec = SiteSpec(pages=args.pages, latency=args.latency, page_bytes=args.page_bytes,
-                    links=args.links)
-    site = DemoSite(spec, port=args.port)
-    print(f"crawlkit: serving the demo site on http://127.0.0.1:{args.port}/ (Ctrl-C stops)",
+    site: LoopbackServer
+    if args.shop:
+        site, what = ShopSite(port=args.port, latency=args.latency), "the shop"
+    else:
+        spec = SiteSpec(pages=args.pages, latency=args.latency, page_bytes=args.page_bytes,
+                        links=args.links)
+        site, what = DemoSite(spec, port=args.port), "the demo site"
+    print(f"crawlkit: serving {what} on http://127.0.0.1:{args.port}/ (Ctrl-C stops)",
           file=sys.stderr)
     try:
         site.serve_forever()

@@ -36,7 +36,7 @@ from .sinks import (
 )
 from .spiders import DefaultSpider, FunctionSpider, Spider, as_spider, load_spider
 from .stats import Stats
-from .urls import canonicalize
+from .urls import safe_url
 
 ProgressArg = bool | Callable[[Snapshot], None] | None
 Seed = str | Request
@@ -204,7 +204,7 @@ class Crawler:
             if isinstance(url, Request):
                 self._check_handlers(url)
             elif isinstance(url, str):
-                canonicalize(url)  # InvalidURL now, before a state or output file is touched
+                safe_url(url)  # InvalidURL now, before a state or output file is touched
             else:
                 raise UsageError(f"a seed is a URL or a Request, got {type(url).__name__}")
         return urls

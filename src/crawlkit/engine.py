@@ -161,7 +161,9 @@ class Engine:
             InvalidURL: a seed is not an absolute http(s) URL (checked before any fetch).
             FetcherError: the strategy's machinery failed.
         """
+        seeding = time.perf_counter()
         self._restore(seeds)
+        seeding = time.perf_counter() - seeding
         fetcher = self.fetcher
         limit = self.settings.effective_concurrency
         in_flight = 0
@@ -205,6 +207,7 @@ class Engine:
             bytes=self._bytes,
             elapsed=time.perf_counter() - started,
             startup=started - begun,
+            seeding=seeding,
             retries=self._retries,
             robots_fetches=self._robots_fetches,
             errors=dict(self._errors),

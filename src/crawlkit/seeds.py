@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
-from .errors import SeedFileError
-from .urls import MAX_URL_LENGTH, is_http_url
+from .errors import InvalidURL, SeedFileError
+from .urls import MAX_URL_LENGTH, safe_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,11 +30,29 @@ def read_seed_file(path: str | Path) -> SeedFile:
     Raises:
         SeedFileError: the file is missing, unreadable, or not text.
     """
+    urls: list[str] = []
+    warnings: list[str] = []
     try:
         if str(path) == "-":
-            text = sys.stdin.buffer.read().decode("utf-8-sig")
+            stream: IO[str] = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig")
         else:
-            text = Path(path).read_text(encoding="utf-8-sig")
+            stream = open(path, encoding="utf-8-sig")  # noqa: SIM115 - closed below
+        with stream:  # read as a stream, one line at a time
+            for number, raw in enumerate(stream, start=1):
+                line = raw.strip()
+                if not line or line.startswith("#"):
+                    continue
+                if len(line) > MAX_URL_LENGTH:
+                    warnings.append(f"line {number}: URL longer than {MAX_URL_LENGTH} "
+                                    "characters, skipped")
+                    continue
+                try:
+                    safe_url(line)
+                except InvalidURL:
+                    shown = line if len(line) <= 80 else line[:77] + "..."
+                    warnings.append(f"line {number}: not an http(s) URL, skipped: {shown}")
+                else:
+                    urls.append(line)
     except FileNotFoundError:
         raise SeedFileError(f"cannot read URLs file {str(path)!r}: no such file") from None
     except IsADirectoryError:
@@ -41,17 +61,4 @@ def read_seed_file(path: str | Path) -> SeedFile:
         raise SeedFileError(f"cannot read URLs file {str(path)!r}: not UTF-8 text") from None
     except OSError as exc:
         raise SeedFileError(f"cannot read URLs file {str(path)!r}: {exc.strerror}") from None
-    urls: list[str] = []
-    warnings: list[str] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        shown = line if len(line) <= 80 else line[:77] + "..."
-        if len(line) > MAX_URL_LENGTH:
-            warnings.append(f"line {number}: URL longer than {MAX_URL_LENGTH} characters, skipped")
-        elif not is_http_url(line):
-            warnings.append(f"line {number}: not an http(s) URL, skipped: {shown}")
-        else:
-            urls.append(line)
     return SeedFile(tuple(urls), tuple(warnings))

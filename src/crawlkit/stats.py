@@ -6,6 +6,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+SHOW_SEEDING = 1.0
+"""Seconds of seeding from which the summary line mentions it."""
+
 
 @dataclass(frozen=True)
 class Stats:
@@ -20,6 +23,8 @@ class Stats:
         elapsed: wall-clock seconds from the first request to the last record.
         startup: seconds the strategy took to start (threads, loops, processes),
             before the first request; not part of ``elapsed``.
+        seeding: seconds spent offering the seeds to the frontier (or taking up a
+            resumed crawl's queue), before the first request; not part of ``elapsed``.
         retries: extra attempts made after transient failures.
         robots_fetches: robots.txt requests made (redirect hops and retries included).
         errors: failed pages counted by reason.
@@ -39,6 +44,7 @@ class Stats:
     bytes: int = 0
     elapsed: float = 0.0
     startup: float = 0.0
+    seeding: float = 0.0
     retries: int = 0
     robots_fetches: int = 0
     errors: dict[str, int] = field(default_factory=dict)
@@ -65,6 +71,8 @@ class Stats:
             f"crawlkit [{self.mode}]: {self.pages_ok} ok, {self.pages_failed} failed, "
             f"{self.items} items in {self.elapsed:.2f}s ({self.pages_per_second:.1f} pages/s)"
         )
+        if self.seeding >= SHOW_SEEDING:
+            line += f"; seeds loaded in {self.seeding:.1f}s before the first request"
         if self.retries:
             line += f"; {self.retries} retries"
         if self.dropped:
@@ -87,6 +95,7 @@ class Stats:
             "bytes": self.bytes,
             "elapsed": self.elapsed,
             "startup": self.startup,
+            "seeding": self.seeding,
             "retries": self.retries,
             "robots_fetches": self.robots_fetches,
             "pages_per_second": self.pages_per_second,

@@ -45,12 +45,16 @@ def is_html(content_type: str, body: bytes) -> bool:
 
 
 def _usable(encoding: str | None) -> str | None:
+    """The codec name of a declared charset, or ``None`` when it cannot decode a page."""
     if not encoding:
         return None
     try:
-        return codecs.lookup(encoding).name
-    except LookupError:
+        name = codecs.lookup(encoding).name
+        # rot13, base64, zlib: codecs but not text encodings; idna, undefined: refuse "replace"
+        b"a".decode(name, "replace")  # (an empty input would skip the codec)
+    except (LookupError, UnicodeError):
         return None
+    return name
 
 
 def detect_encoding(body: bytes, headers: Mapping[str, str]) -> tuple[str, int]:
@@ -72,7 +76,10 @@ def detect_encoding(body: bytes, headers: Mapping[str, str]) -> tuple[str, int]:
 def decode_body(body: bytes, headers: Mapping[str, str]) -> str:
     """Decode ``body`` to text; invalid bytes become U+FFFD, never an exception."""
     encoding, skip = detect_encoding(body, headers)
-    return body[skip:].decode(encoding, errors="replace")
+    try:
+        return body[skip:].decode(encoding, errors="replace")
+    except UnicodeError:  # a codec that fails on some input whatever the handler (punycode)
+        return body[skip:].decode("utf-8", errors="replace")
 
 
 DEEP_TAGS = 10_000

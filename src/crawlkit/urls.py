@@ -22,6 +22,8 @@ MAX_URL_LENGTH = 2083
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
+_USERINFO_SAFE = "%:!$&'()*+,;=-._~"
+_HOST_FORBIDDEN = frozenset(" <>\"{}|\\^`\x7f" + "".join(map(chr, range(0x20))))
 _CONTROL = {c: None for c in range(0x20)} | {0x7F: None}
 _SKIP_PREFIXES = ("javascript:", "mailto:", "tel:", "data:", "file:", "ftp:", "#")
 
@@ -29,6 +31,9 @@ _SKIP_PREFIXES = ("javascript:", "mailto:", "tel:", "data:", "file:", "ftp:", "#
 @lru_cache(maxsize=1 << 16)
 def canonicalize(url: str) -> str:
     """Return the canonical form of an absolute http(s) URL.
+
+    The result is ASCII: a unicode host becomes its IDNA (punycode) form, and the
+    userinfo, path and query are percent-encoded as UTF-8.
 
     Raises:
         InvalidURL: the URL is not absolute, not http(s), or has a bad host or port.
@@ -44,20 +49,25 @@ def canonicalize(url: str) -> str:
         raise InvalidURL(f"not an http(s) URL: {url!r}")
     if not host:
         raise InvalidURL(f"URL has no host: {url!r}")
-    if any(ch in host for ch in " <>\"{}|\\^`"):
-        raise InvalidURL(f"URL has an invalid host: {url!r}")
-    netloc = f"[{host}]" if ":" in host else host
-    if port is not None and port != _DEFAULT_PORTS[scheme]:
-        netloc = f"{netloc}:{port}"
-    if parts.username is not None:
-        userinfo = parts.username
-        if parts.password is not None:
-            userinfo = f"{userinfo}:{parts.password}"
-        netloc = f"{userinfo}@{netloc}"
-    path = quote(parts.path, safe=_PATH_SAFE) or "/"
-    query = parts.query
-    if query:
-        query = _canonical_query(query)
+    try:
+        if not host.isascii():
+            host = host.encode("idna").decode("ascii")
+        if any(ch in _HOST_FORBIDDEN for ch in host):
+            raise InvalidURL(f"URL has an invalid host: {url!r}")
+        netloc = f"[{host}]" if ":" in host else host
+        if port is not None and port != _DEFAULT_PORTS[scheme]:
+            netloc = f"{netloc}:{port}"
+        if parts.username is not None:
+            userinfo = quote(parts.username, safe=_USERINFO_SAFE)
+            if parts.password is not None:
+                userinfo = f"{userinfo}:{quote(parts.password, safe=_USERINFO_SAFE)}"
+            netloc = f"{userinfo}@{netloc}"
+        path = quote(parts.path, safe=_PATH_SAFE) or "/"
+        query = parts.query
+        if query:
+            query = _canonical_query(query)
+    except UnicodeError as exc:  # a host IDNA refuses, a lone surrogate
+        raise InvalidURL(f"not a valid URL: {url!r} ({exc})") from exc
     return urlunsplit((scheme, netloc, path, query, ""))
 
 

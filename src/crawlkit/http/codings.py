@@ -33,8 +33,15 @@ class _Zlib:
         self._wbits = 16 + zlib.MAX_WBITS if gzip else zlib.MAX_WBITS
         self._obj = zlib.decompressobj(self._wbits)
         self._started = False
+        self._head = b""  # deflate: the first byte, until a second tells zlib from raw
 
     def feed(self, data: bytes, budget: int) -> bytes:
+        if not self._gzip and not self._started and len(self._head) + len(data) < 2:
+            # zlib checks its header only once it has two bytes: until then a raw
+            # stream would be taken for a zlib one, and refused at its second byte
+            self._head += data
+            return b""
+        data, self._head = self._head + data, b""
         out = bytearray()
         while data:
             try:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import codecs
 import contextlib
 import gzip
-import math
 import zlib
 from encodings.aliases import aliases
 from urllib.parse import urljoin, urlsplit
@@ -29,8 +28,8 @@ from crawlkit.errors import UsageError
 from crawlkit.http.codings import BoundedDecoder
 from crawlkit.http.errors import BadContentEncoding, BodyTooLarge, TooManyEncodings
 from crawlkit.parse import decode_body, detect_encoding, extract, extract_by_scan
-from crawlkit.politeness import BLOCKED, Politeness
-from crawlkit.settings import CrawlSettings
+from crawlkit.politeness import BLOCKED, MAX_CRAWL_DELAY, Politeness
+from crawlkit.settings import ROBOTS_AGENT, CrawlSettings
 from crawlkit.urls import (
     _CONTROL,
     _SKIP_PREFIXES,
@@ -172,17 +171,20 @@ def reference_resolve(base: str, href: str) -> str | None:
         return None
     if len(absolute) > MAX_URL_LENGTH:
         return None
-    return canonical_or_none(absolute)
+    canonical = canonical_or_none(absolute)
+    return canonical if canonical is None or len(canonical) <= MAX_URL_LENGTH else None
 
 
 @given(canonical_urls(), HREFS)
 @example("http://h/", "/\ud800")  # a lone surrogate raised UnicodeEncodeError
 @example("http://h/", "//caf\u00e9.example/")  # an IDNA host stayed unicode
+@example("http://h/", "/" + "\u00e9" * 1000)  # 1001 characters, 6001 once percent-encoded
 def test_resolve_link_returns_canonical_urls_or_none(base: str, href: str) -> None:
     resolved = resolve_link(base, href)
     assert resolved == resolve_link(base, href, origin_of(base))
     if resolved is not None:
         check_canonical(resolved)
+        assert len(resolved) <= MAX_URL_LENGTH
         assert canonicalize(resolved) == resolved
     # the shortcuts (absolute paths, absolute URLs) agree with urljoin
     assert resolved == reference_resolve(base, href)
@@ -193,8 +195,11 @@ def test_an_absolute_link_ignores_the_base(base: str, other: str, href: str) -> 
     resolved = resolve_link(base, href)
     assert resolved == resolve_link(other, href)
     stripped = href.translate(_CONTROL).strip()
-    if len(stripped) <= MAX_URL_LENGTH:
-        assert resolved == canonical_or_none(stripped)
+    canonical = canonical_or_none(stripped)
+    if len(stripped) <= MAX_URL_LENGTH and canonical and len(canonical) <= MAX_URL_LENGTH:
+        assert resolved == canonical
+    else:
+        assert resolved is None
 
 
 HTML = st.lists(st.one_of(
@@ -335,7 +340,10 @@ def encoded_bodies(draw: st.DrawFn) -> tuple[str, bytes, bytes, int]:
                  encoded_bodies().map(lambda e: e[1]),
                  st.tuples(encoded_bodies(), st.integers(0, 400), st.binary(max_size=4)).map(
                      lambda t: t[0][1][:t[1]] + t[2] + t[0][1][t[1] + len(t[2]):])),
-       ENCODING_HEADERS, st.integers(0, 2000), PIECES)
+       ENCODING_HEADERS, st.one_of(st.integers(0, 2000), st.integers(1 << 62, 1 << 70)),
+       PIECES)
+@example(gzip.compress(b"x"), "gzip", 1 << 63, [64])  # OverflowError: "too large for ssize_t"
+@example(brotli.compress(b"x"), "br", 1 << 63, [64])
 def test_the_decoder_never_passes_its_budget(
     body: bytes, header: str | None, limit: int, pieces: list[int]
 ) -> None:
@@ -376,7 +384,7 @@ ORIGIN = "http://h"
 
 
 @given(ROBOTS, st.lists(canonical_urls(), max_size=4))
-@example("User-agent: *\nCrawl-delay: 1e308", [])  # a delay that would stall the origin
+@example("User-agent: *\nCrawl-delay: 1e308", [])  # stalled the origin, overflowed sleep()
 @example("User-agent: *\nCrawl-delay: -1", [])
 def test_any_robots_txt_parses_and_answers(text: str, urls: list[str]) -> None:
     politeness = Politeness(CrawlSettings())
@@ -386,11 +394,13 @@ def test_any_robots_txt_parses_and_answers(text: str, urls: list[str]) -> None:
     robots = politeness._origins[ORIGIN].robots
     assert robots is not None
     for url in urls:
-        assert isinstance(robots.can_fetch(url, "crawlkit"), bool)
-    delay = robots.crawl_delay("crawlkit")
+        assert isinstance(robots.can_fetch(url, ROBOTS_AGENT), bool)
+    delay = robots.crawl_delay(ROBOTS_AGENT)
     assert delay is None or (isinstance(delay, float) and delay >= 0)
-    # the delay the layer applies: finite, non-negative, so the origin starts again
+    # the delay the layer applies: non-negative and bounded, so the origin starts again
     assert politeness.ready(ORIGIN, 0.0)
     politeness.started(ORIGIN, 0.0)
     start = politeness.next_start(ORIGIN)
-    assert start is not None and math.isfinite(start) and start >= 0.0
+    assert start is not None and 0.0 <= start <= MAX_CRAWL_DELAY
+    if delay is not None and delay <= MAX_CRAWL_DELAY:
+        assert start == delay

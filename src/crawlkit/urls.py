@@ -124,9 +124,10 @@ def resolve_link(base: str, href: str, base_origin: str | None = None) -> str | 
     if len(absolute) > MAX_URL_LENGTH:
         return None
     try:
-        return canonicalize(absolute)
+        url = canonicalize(absolute)
     except InvalidURL:
         return None
+    return url if len(url) <= MAX_URL_LENGTH else None  # percent-encoding lengthens it
 
 
 def origin_of(url: str) -> str:

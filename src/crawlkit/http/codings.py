@@ -8,6 +8,7 @@ more output than the budget left, so memory stays bounded by the limit.
 
 from __future__ import annotations
 
+import sys
 import zlib
 from typing import Protocol
 
@@ -113,7 +114,8 @@ class BoundedDecoder:
     def __init__(self, header: str | None, limit: int) -> None:
         codings = check_encodings(header)
         self._stages = [s for s in (_stage(c) for c in reversed(codings)) if s is not None]
-        self._limit = limit
+        # zlib and brotli take an output bound that must fit a C ssize_t
+        self._limit = min(limit, sys.maxsize - 1)
         self._sizes = [0] * (len(self._stages) + 1)
 
     def _run(self, data: bytes, final: bool) -> bytes:

@@ -112,8 +112,9 @@ def resolve_link(base: str, href: str, base_origin: str | None = None) -> str | 
         return None
     if href[0] == "/" and href[1:2] != "/" and "/." not in href and "\\" not in href:
         absolute = (base_origin or origin_of(base)) + href  # absolute path, no dot segments
-    elif href.startswith(("http://", "https://")):
-        absolute = href  # what urljoin returns for an absolute URL
+    elif href[:8].lower().startswith(("http://", "https://")):
+        # an absolute URL, whatever the base: urljoin would take "HTTP:///x" as a path
+        absolute = href
     elif href.lower().startswith(_SKIP_PREFIXES):
         return None
     else:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import gzip
+import re
 import zlib
 from encodings.aliases import aliases
 from urllib.parse import urljoin, urlsplit
@@ -182,7 +183,8 @@ def reference_resolve(base: str, href: str) -> str | None:
 @given(canonical_urls(), HREFS)
 @example("http://h/", "/\ud800")  # a lone surrogate raised UnicodeEncodeError
 @example("http://h/", "//caf\u00e9.example/")  # an IDNA host stayed unicode
-@example("http://h/", "/" + "\u00e9" * 1000)  # 1001 characters, 6001 once percent-encoded
+@example("http://h/", "/" + "\u00e9" * 400)  # 401 characters, 2401 once percent-encoded
+@example("http://h/", "/;")  # urljoin gives http://h/ (an empty ";params" dropped)
 def test_resolve_link_returns_canonical_urls_or_none(base: str, href: str) -> None:
     resolved = resolve_link(base, href)
     assert resolved == resolve_link(base, href, origin_of(base))
@@ -190,8 +192,11 @@ def test_resolve_link_returns_canonical_urls_or_none(base: str, href: str) -> No
         check_canonical(resolved)
         assert len(resolved) <= MAX_URL_LENGTH
         assert canonicalize(resolved) == resolved
-    # the shortcuts (absolute paths, absolute URLs) agree with urljoin
-    assert resolved == reference_resolve(base, href)
+    # the shortcuts (absolute paths, absolute URLs) agree with urljoin, but where
+    # urljoin drops the ";" that ends a path ("/x;" -> "/x"), and the shortcut keeps it
+    path = re.split(r"[?#]", href.translate(_CONTROL).strip(), maxsplit=1)[0]
+    if not path.endswith(";"):
+        assert resolved == reference_resolve(base, href)
 
 
 @given(canonical_urls(), canonical_urls(), HTTP_URLS)

@@ -2,11 +2,13 @@
 
 The canonical form decides what "the same URL" means for de-duplication:
 
-* scheme and host lower-cased, default port dropped, empty path becomes ``/``;
+* scheme and host lower-cased, a unicode host in its IDNA (``xn--``) form,
+  default port dropped, empty path becomes ``/``;
 * fragment dropped;
 * query parameters sorted by name (stable, so repeated names keep their order),
   so ``?b=2&a=1`` and ``?a=1&b=2`` are one URL;
-* unsafe characters percent-encoded (UTF-8), existing escapes kept.
+* unsafe characters percent-encoded (UTF-8), existing escapes kept, so the
+  result is ASCII.
 """
 
 from __future__ import annotations

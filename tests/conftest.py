@@ -7,6 +7,7 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from crawlkit.frontiers import disk as disk_frontier
 from crawlkit.lab.demo import DemoSite, SiteSpec
@@ -14,6 +15,11 @@ from crawlkit.lab.servers import wait_for_port
 from servers import FaultServer
 
 SITE_SPEC = SiteSpec(pages=300, links=8)
+
+# Property tests: a bounded run by default, a long search with HYPOTHESIS_PROFILE=long.
+settings.register_profile("ci", max_examples=150, deadline=None, print_blob=True)
+settings.register_profile("long", max_examples=20_000, deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")

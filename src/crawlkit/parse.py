@@ -48,13 +48,24 @@ def is_html(content_type: str, body: bytes) -> bool:
     return body.lstrip()[:1] == b"<"
 
 
+# Python text codecs no page can mean: they decode domain names or backslash escapes
+# (warning on bad ones), refuse errors="replace", or raise on some input whatever it is
+_NOT_CHARSETS = frozenset(
+    {"idna", "punycode", "undefined", "unicode-escape", "raw-unicode-escape"}
+)
+
+
 def _usable(encoding: str | None) -> str | None:
+    """The codec name of a declared charset, or ``None`` when it cannot decode a page."""
     if not encoding:
         return None
     try:
-        return codecs.lookup(encoding).name
-    except LookupError:
+        name = codecs.lookup(encoding).name
+        # rot13, base64, zlib: codecs, but not text encodings (an empty input skips the codec)
+        b"a".decode(name, "replace")
+    except (LookupError, UnicodeError):
         return None
+    return None if name in _NOT_CHARSETS else name
 
 
 def detect_encoding(body: bytes, headers: Mapping[str, str]) -> tuple[str, int]:
@@ -76,7 +87,10 @@ def detect_encoding(body: bytes, headers: Mapping[str, str]) -> tuple[str, int]:
 def decode_body(body: bytes, headers: Mapping[str, str]) -> str:
     """Decode ``body`` to text; invalid bytes become U+FFFD, never an exception."""
     encoding, skip = detect_encoding(body, headers)
-    return body[skip:].decode(encoding, errors="replace")
+    try:
+        return body[skip:].decode(encoding, errors="replace")
+    except UnicodeError:  # a codec that fails on some input whatever the handler
+        return body[skip:].decode("utf-8", errors="replace")
 
 
 DEEP_TAGS = 10_000

@@ -6,6 +6,7 @@ robots.txt through the running strategy like any page and hands the result here.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 
@@ -18,6 +19,10 @@ ROBOTS_MAX_HOPS = 5
 """Redirects followed when fetching robots.txt (RFC 9309 asks for at least five)."""
 
 BLOCKED: str = Reason.ROBOTS.value
+
+MAX_CRAWL_DELAY = 60.0
+"""Longest robots.txt ``Crawl-delay`` honoured, in seconds. A larger one would stall its
+origin for good (and ``Crawl-delay: 1e308`` would overflow the engine's sleep)."""
 
 _UNKNOWN, _PENDING, _KNOWN = 0, 1, 2
 
@@ -105,15 +110,16 @@ class Politeness:
         """Record the robots.txt outcome of ``origin`` (RFC 9309 section 2.3.1).
 
         2xx: parse it; 4xx: everything allowed; 5xx, no response or too many
-        redirects: everything disallowed.
+        redirects: everything disallowed. A ``Crawl-delay`` longer than
+        :data:`MAX_CRAWL_DELAY` is held to it.
         """
         state = self._get(origin)
         state.robots_state = _KNOWN
         if status is not None and 200 <= status < 300:
             state.robots = Protego.parse(text or "")
             crawl_delay = state.robots.crawl_delay(ROBOTS_AGENT)
-            if crawl_delay:
-                state.delay = max(state.delay, float(crawl_delay))
+            if crawl_delay and math.isfinite(crawl_delay) and crawl_delay > 0:
+                state.delay = max(state.delay, min(float(crawl_delay), MAX_CRAWL_DELAY))
         elif status is not None and 400 <= status < 500:
             state.robots = None
         elif status is not None:

@@ -11,11 +11,13 @@ Two forms of a URL:
 
 The canonical form decides what "the same URL" means for de-duplication:
 
-* scheme and host lower-cased, default port dropped, empty path becomes ``/``;
+* scheme and host lower-cased, a unicode host in its IDNA (``xn--``) form,
+  default port dropped, empty path becomes ``/``;
 * fragment dropped;
 * query parameters sorted by name (stable, so repeated names keep their order),
   so ``?b=2&a=1`` and ``?a=1&b=2`` are one URL;
-* unsafe characters percent-encoded (UTF-8), existing escapes kept;
+* unsafe characters percent-encoded (UTF-8), existing escapes kept, so the
+  result is ASCII;
 * a host that ends in a number is an IPv4 address, written as browsers read it
   (the WHATWG URL standard): ``127.1``, ``2130706433`` and ``0x7f.1`` are all
   ``127.0.0.1``, and one that is not a valid address is refused.
@@ -34,6 +36,8 @@ MAX_URL_LENGTH = 2083
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
+_USERINFO_SAFE = "%:!$&'()*+,;=-._~"
+_HOST_FORBIDDEN = frozenset(" <>\"{}|\\^`\x7f" + "".join(map(chr, range(0x20))))
 _CONTROL = {c: None for c in range(0x20)} | {0x7F: None}
 _SKIP_PREFIXES = ("javascript:", "mailto:", "tel:", "data:", "file:", "ftp:", "#")
 _QUERY_SAFE = _PATH_SAFE + "?"
@@ -47,6 +51,9 @@ def _checked(url: str) -> tuple[SplitResult, str, str, int | None]:
 
     The host comes back lower-case, IDNA-encoded, and with a numeric IPv4 form
     (``127.1``, ``2130706433``, ``0x7f.0.0.1``) written as browsers write it.
+
+    The result is ASCII: a unicode host becomes its IDNA (punycode) form, and the
+    userinfo, path and query are percent-encoded as UTF-8.
 
     Raises:
         InvalidURL: the URL is not absolute, not http(s), or has a bad host or port.
@@ -62,13 +69,13 @@ def _checked(url: str) -> tuple[SplitResult, str, str, int | None]:
         raise InvalidURL(f"not an http(s) URL: {url!r}")
     if not host:
         raise InvalidURL(f"URL has no host: {url!r}")
-    if any(ch in host for ch in " <>\"{}|\\^`"):
-        raise InvalidURL(f"URL has an invalid host: {url!r}")
     if not host.isascii():
         try:
             host = host.encode("idna").decode("ascii")
         except UnicodeError as exc:
             raise InvalidURL(f"URL has an invalid host: {url!r}") from exc
+    if any(ch in _HOST_FORBIDDEN for ch in host):
+        raise InvalidURL(f"URL has an invalid host: {url!r}")
     if ":" not in host and _ends_in_number(host):
         host = _ipv4(host, url)
     return parts, scheme, host, port
@@ -94,11 +101,14 @@ def safe_url(url: str) -> str:
     netloc = f"[{host}]" if ":" in host else host
     if port is not None:
         netloc = f"{netloc}:{port}"
-    userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
-    if userinfo:
-        netloc = f"{quote(userinfo, safe=_PATH_SAFE)}@{netloc}"
-    path = _BAD_ESCAPE.sub("%25", quote(parts.path, safe=_PATH_SAFE)) or "/"
-    query = _BAD_ESCAPE.sub("%25", quote(parts.query, safe=_QUERY_SAFE))
+    try:
+        userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
+        if userinfo:
+            netloc = f"{quote(userinfo, safe=_USERINFO_SAFE)}@{netloc}"
+        path = _BAD_ESCAPE.sub("%25", quote(parts.path, safe=_PATH_SAFE)) or "/"
+        query = _BAD_ESCAPE.sub("%25", quote(parts.query, safe=_QUERY_SAFE))
+    except UnicodeError as exc:  # a lone surrogate
+        raise InvalidURL(f"not a valid URL: {url!r} ({exc})") from exc
     return urlunsplit((scheme, netloc, path, query, "")) + ("?" if _empty_query(url) else "")
 
 
@@ -133,15 +143,18 @@ def canonicalize(url: str) -> str:
     netloc = f"[{host}]" if ":" in host else host
     if port is not None and port != _DEFAULT_PORTS[scheme]:
         netloc = f"{netloc}:{port}"
-    if parts.username is not None:
-        userinfo = parts.username
-        if parts.password is not None:
-            userinfo = f"{userinfo}:{parts.password}"
-        netloc = f"{userinfo}@{netloc}"
-    path = quote(parts.path, safe=_PATH_SAFE) or "/"
-    query = parts.query
-    if query:
-        query = _canonical_query(query)
+    try:
+        if parts.username is not None:
+            userinfo = quote(parts.username, safe=_USERINFO_SAFE)
+            if parts.password is not None:
+                userinfo = f"{userinfo}:{quote(parts.password, safe=_USERINFO_SAFE)}"
+            netloc = f"{userinfo}@{netloc}"
+        path = quote(parts.path, safe=_PATH_SAFE) or "/"
+        query = parts.query
+        if query:
+            query = _canonical_query(query)
+    except UnicodeError as exc:  # a lone surrogate
+        raise InvalidURL(f"not a valid URL: {url!r} ({exc})") from exc
     return urlunsplit((scheme, netloc, path, query, ""))
 
 
@@ -226,8 +239,9 @@ def resolve_link(base: str, href: str, base_origin: str | None = None) -> str | 
         return None
     if href[0] == "/" and href[1:2] != "/" and "/." not in href and "\\" not in href:
         absolute = (base_origin or origin_of(base)) + href  # absolute path, no dot segments
-    elif href.startswith(("http://", "https://")):
-        absolute = href  # what urljoin returns for an absolute URL
+    elif href[:8].lower().startswith(("http://", "https://")):
+        # an absolute URL, whatever the base: urljoin would take "HTTP:///x" as a path
+        absolute = href
     elif href.lower().startswith(_SKIP_PREFIXES):
         return None
     else:
@@ -242,7 +256,7 @@ def resolve_link(base: str, href: str, base_origin: str | None = None) -> str | 
         canonicalize(url)  # what the crawl will key it by must exist too
     except InvalidURL:
         return None
-    return url
+    return url if len(url) <= MAX_URL_LENGTH else None  # percent-encoding lengthens it
 
 
 def origin_of(url: str) -> str:

@@ -8,6 +8,7 @@ more output than the budget left, so memory stays bounded by the limit.
 
 from __future__ import annotations
 
+import sys
 import zlib
 from typing import Protocol
 
@@ -33,8 +34,15 @@ class _Zlib:
         self._wbits = 16 + zlib.MAX_WBITS if gzip else zlib.MAX_WBITS
         self._obj = zlib.decompressobj(self._wbits)
         self._started = False
+        self._head = b""  # deflate: the first byte, until a second tells zlib from raw
 
     def feed(self, data: bytes, budget: int) -> bytes:
+        if not self._gzip and not self._started and len(self._head) + len(data) < 2:
+            # zlib checks its header only once it has two bytes: until then a raw
+            # stream would be taken for a zlib one, and refused at its second byte
+            self._head += data
+            return b""
+        data, self._head = self._head + data, b""
         out = bytearray()
         while data:
             try:
@@ -106,7 +114,8 @@ class BoundedDecoder:
     def __init__(self, header: str | None, limit: int) -> None:
         codings = check_encodings(header)
         self._stages = [s for s in (_stage(c) for c in reversed(codings)) if s is not None]
-        self._limit = limit
+        # zlib and brotli take an output bound that must fit a C ssize_t
+        self._limit = min(limit, sys.maxsize - 1)
         self._sizes = [0] * (len(self._stages) + 1)
 
     def _run(self, data: bytes, final: bool) -> bytes:

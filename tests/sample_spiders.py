@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from crawlkit import Failure, Page, Spider
+from crawlkit import DefaultSpider, Failure, Page, Spider
 from crawlkit.models import FetchResult, Outcome, Request
 from crawlkit.process import Processor
 from crawlkit.settings import CrawlSettings
@@ -232,6 +232,13 @@ def page_number(url: str) -> int:
     if path.startswith(("/page/", "/redirect/")):
         return int(path.rsplit("/", 1)[1])
     return -1
+
+
+class CallbackNamesSpider(DefaultSpider):
+    """The default records under every callback name :class:`RequestsProcessor` gives."""
+
+    parse_even = parse_odd = parse_form = DefaultSpider.parse
+    form_failed = DefaultSpider.failed
 
 
 class RequestsProcessor(Processor):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -146,7 +147,9 @@ def test_spider_errors_become_records(mode, demo_site):
     result = crawlkit.crawl(urls, mode=mode, spider=BrokenSpider)
     by_url = {r["url"]: r for r in result}
     assert len(by_url) == 6
-    reason = "spider error: ValueError: boom (sample_spiders.py:32 in parse)"
+    source = (Path(__file__).parent / "sample_spiders.py").read_text().splitlines()
+    line = next(n for n, text in enumerate(source, 1) if 'raise ValueError("boom")' in text)
+    reason = f"spider error: ValueError: boom (sample_spiders.py:{line} in parse)"
     assert by_url[f"{demo_site.url}/page/3"]["error"] == reason
     assert "error" not in by_url[f"{demo_site.url}/page/4"]
     assert result.stats.errors == {reason: 1}

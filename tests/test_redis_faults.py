@@ -18,6 +18,7 @@ from crawlkit.errors import UsageError
 from crawlkit.frontiers.redis_conn import redact, scrub
 from crawlkit.lab.demo import SiteSpec, reachable_urls
 from crawlkit.lab.servers import wait_for_port
+from crawlkit.urls import canonicalize
 from test_cli import assert_usage_error, run_cli
 from test_state import _records, _start, _wait_for_lines
 
@@ -96,7 +97,7 @@ def test_workers_ride_out_a_redis_restart(tmp_path, redis_server, slow_site):
         assert worker.returncode == 0, err
         assert "Traceback" not in err
     records = [r for out in outs for r in _records(out)]
-    urls = [r["url"] for r in records]
+    urls = [canonicalize(r["url"]) for r in records]
     # Redis was shut down cleanly (AOF fsynced): no acknowledgement was lost
     assert len(urls) == len(set(urls)), "a page was recorded twice"
     assert set(urls) == clean
@@ -126,7 +127,7 @@ def test_redis_killed_with_appendfsync_always_loses_and_repeats_nothing(tmp_path
         if server.proc is not None:
             server.stop()
     records = [r for out in outs for r in _records(out)]
-    urls = [r["url"] for r in records]
+    urls = [canonicalize(r["url"]) for r in records]
     assert len(urls) == len(set(urls)), "a page was recorded twice"
     assert set(urls) == clean
 
@@ -145,7 +146,7 @@ def test_a_worker_says_it_waits_for_redis(tmp_path, redis_server, slow_site):
     assert worker.returncode == 0, err
     assert f"crawlkit: Redis at {redis_server.url} is unreachable" in err
     assert f"crawlkit: Redis at {redis_server.url} is back after" in err
-    assert {r["url"] for r in _records(out)} == clean
+    assert {canonicalize(r["url"]) for r in _records(out)} == clean
 
 
 @pytest.mark.slow
@@ -168,7 +169,7 @@ def test_redis_gone_longer_than_redis_wait_is_one_line_and_the_leases_go_to_othe
     second = run_cli(*common, "--out", str(second_out))
     assert second.returncode == 0, second.stderr
     records = _records(first_out) + _records(second_out)
-    urls = {r["url"] for r in records}
+    urls = {canonicalize(r["url"]) for r in records}
     assert urls == clean, "a page the first worker held was never recorded"
     assert len(records) - len(urls) <= 4  # at most what the first worker had in flight
 

@@ -448,13 +448,12 @@ _SCRIPT = """
 import sys
 from crawlkit.crawler import Crawler
 from crawlkit.settings import CrawlSettings
-from crawlkit.spiders import DefaultSpider
-from sample_spiders import RequestsProcessor
+from sample_spiders import CallbackNamesSpider, RequestsProcessor
 
 def main():
     seed, mode, out, where = sys.argv[1:5]
-    settings = CrawlSettings(mode=mode, follow=True, concurrency=8)
-    processor = RequestsProcessor(DefaultSpider(), settings, derive=True)
+    settings = CrawlSettings(mode=mode, follow=True, concurrency=8, timeout=1.5)
+    processor = RequestsProcessor(CallbackNamesSpider(), settings, derive=True)
     if where.startswith("redis://"):
         crawler = Crawler(settings, processor=processor, out=out, frontier=where,
                           job="requests", lease=2)

@@ -131,7 +131,7 @@ class Request:
         setattr_(self, "url", url if purpose != "page" else safe_url(url))
         setattr_(self, "callback", _method_name(callback, "callback"))
         method = (method or "GET").upper()
-        if not _TOKEN.fullmatch(method):
+        if method != "GET" and not _TOKEN.fullmatch(method):
             raise UsageError(f"invalid HTTP method {method!r}")
         setattr_(self, "method", method)
         setattr_(self, "headers", pairs)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from selectolax.lexbor import LexborHTMLParser
 
-from .urls import canonicalize, origin_of, resolve_link
+from .urls import canonicalize, origin_of, resolve_link, resolve_link_keyed
 
 if TYPE_CHECKING:
     from bs4 import BeautifulSoup
@@ -163,12 +163,14 @@ def extract(text: str, base_url: str) -> Extracted:
         if resolved is not None:
             base_url = resolved
     links: list[str] = []
+    keys: set[str] = set()
     origin = origin_of(base_url)
     for href in hrefs:
-        url = resolve_link(base_url, href, origin)
-        if url is not None:
-            links.append(url)
-    return Extracted(title, _unique(links), base_url)
+        keyed = resolve_link_keyed(base_url, href, origin)
+        if keyed is not None and keyed[1] not in keys:  # once each, the first spelling kept
+            keys.add(keyed[1])
+            links.append(keyed[0])
+    return Extracted(title, tuple(links), base_url)
 
 
 _TAG_OPEN = re.compile(r"<[a-zA-Z]")

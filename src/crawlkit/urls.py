@@ -222,9 +222,12 @@ def is_http_url(url: str) -> bool:
     return True
 
 
-def resolve_link(base: str, href: str, base_origin: str | None = None) -> str | None:
-    """Resolve ``href`` found on a page at ``base`` to the absolute URL to send
-    (its :func:`safe_url` form: query order, ``?flag`` and escapes as the page wrote them).
+def resolve_link_keyed(
+    base: str, href: str, base_origin: str | None = None
+) -> tuple[str, str] | None:
+    """Resolve ``href`` found on a page at ``base``: the absolute URL to send (its
+    :func:`safe_url` form: query order, ``?flag`` and escapes as the page wrote them)
+    and its canonical form, the key it is de-duplicated by.
 
     Returns ``None`` for links a crawler must not follow: non-http schemes
     (javascript:, mailto:, tel:, data:, file:), bare fragments, malformed URLs and
@@ -251,12 +254,27 @@ def resolve_link(base: str, href: str, base_origin: str | None = None) -> str | 
             return None
     if len(absolute) > MAX_URL_LENGTH:
         return None
+    return _sendable(absolute)
+
+
+def resolve_link(base: str, href: str, base_origin: str | None = None) -> str | None:
+    """Resolve ``href`` found on a page at ``base`` to the absolute URL to send;
+    ``None`` for a link a crawler must not follow (see :func:`resolve_link_keyed`)."""
+    keyed = resolve_link_keyed(base, href, base_origin)
+    return None if keyed is None else keyed[0]
+
+
+@lru_cache(maxsize=1 << 16)
+def _sendable(absolute: str) -> tuple[str, str] | None:
+    """``absolute`` as sent and its canonical form, or ``None`` when either is refused
+    or it grows past :data:`MAX_URL_LENGTH` once percent-encoded (one cached step, as
+    every page repeats its navigation links)."""
     try:
         url = safe_url(absolute)
-        canonicalize(url)  # what the crawl will key it by must exist too
+        key = canonicalize(url)  # what the crawl will key it by must exist too
     except InvalidURL:
         return None
-    return url if len(url) <= MAX_URL_LENGTH else None  # percent-encoding lengthens it
+    return (url, key) if len(url) <= MAX_URL_LENGTH else None
 
 
 def origin_of(url: str) -> str:

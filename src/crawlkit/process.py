@@ -40,6 +40,7 @@ from .sinks import item_problem
 from .sitemaps import SitemapError
 from .spiders import (
     SITEMAP_CALLBACK,
+    DefaultSpider,
     Spider,
     check_callbacks,
     find_callback,
@@ -91,6 +92,9 @@ class Processor:
         self.max_redirects = settings.max_redirects
         self.retries = settings.retries
         self.max_bytes = settings.max_bytes
+        # the default records are built here from strings and ints the parse stage
+        # made: nothing in them can be unwritable, so they skip the item check
+        self._trusted = type(spider) is DefaultSpider
 
     def __call__(self, result: FetchResult) -> Outcome:
         request = result.request
@@ -292,7 +296,8 @@ class Processor:
         if name == SITEMAP_CALLBACK:  # a gzip sitemap inflates within the crawl's limit
             handler = functools.partial(handler, max_bytes=self.max_bytes)
         try:
-            _collect(handler(arg), out, base, pipeline)
+            _collect(handler(arg), out, base, pipeline,
+                     None if self._trusted and pipeline is None else item_problem)
         except BaseException as exc:
             if not _catchable(exc):
                 raise
@@ -325,9 +330,10 @@ _SINGLE = (dict, str, Request)
 
 def _collect(
     output: Any, out: _Output, base: str, pipeline: Callable[[Item], Any] | None,
+    check: Callable[[Item], str | None] | None = item_problem,
 ) -> None:
-    """Sort a callback's output into ``out``: items (through ``pipeline``), URLs
-    resolved against ``base``, Requests."""
+    """Sort a callback's output into ``out``: items (through ``pipeline``, then
+    ``check``ed unless it is ``None``), URLs resolved against ``base``, Requests."""
     if output is None:
         return
     if isinstance(output, _SINGLE) or not hasattr(type(output), "__iter__"):
@@ -362,7 +368,7 @@ def _collect(
             if item is None:
                 raise TypeError(f"process_item returned {type(processed).__name__}, "
                                 "not a dict, a dataclass or attrs instance, or None")
-        reason = item_problem(item)
+        reason = None if check is None else check(item)
         if reason is None:
             out.items.append(item)
         elif out.problem is None:

@@ -100,6 +100,7 @@ class Reason(str, Enum):
     TRUNCATED = "truncated body", False
     DISCONNECTED = "server disconnected", False
     CONNECTION = "connection error", False
+    WORKER_DIED = "worker process died", False  # the page may be fine: try it again
     # the response or the URL itself: the same again on every attempt
     TOO_LARGE = "too large", True
     TOO_MANY_ENCODINGS = "too many content encodings", True

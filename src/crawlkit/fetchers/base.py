@@ -19,7 +19,7 @@ from __future__ import annotations
 import queue
 from typing import ClassVar, Protocol
 
-from ..errors import FetcherError
+from ..errors import FetcherError, Reason
 from ..models import FetchResult, Outcome, Request
 from ..process import Processor
 from ..settings import CrawlSettings
@@ -63,7 +63,7 @@ class Fetcher(Protocol):
         """Stop everything started in :meth:`start`; abandon requests still in flight."""
 
 
-WORKER_DIED = "worker process died"
+WORKER_DIED = Reason.WORKER_DIED.value
 """The fetch error of a page held by a worker process that died (its own spider call,
 or another page's, ended the process): transient, so the page is retried."""
 

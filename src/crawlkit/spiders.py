@@ -307,12 +307,9 @@ def load_spider(ref: str) -> Spider:
         _importable(os.getcwd())
         try:
             module = importlib.import_module(module_name)
-        except ImportError as exc:
+        except (ImportError, SyntaxError, TypeError, ValueError) as exc:
+            # TypeError and ValueError: a name import_module refuses, e.g. '.spiders'
             raise SpiderLoadError(f"cannot import spider module {module_name!r}: {exc}") from exc
-        except SyntaxError as exc:
-            raise SpiderLoadError(f"cannot import spider module {module_name!r}: {exc}") from None
-        except (TypeError, ValueError) as exc:  # e.g. a relative name: '.spiders'
-            raise SpiderLoadError(f"cannot import spider module {module_name!r}: {exc}") from None
     try:
         obj = getattr(module, attr)
     except AttributeError as exc:
@@ -354,10 +351,8 @@ def _import_file(path_text: str) -> Any:
     _importable(str(resolved.parent))
     try:
         module = importlib.import_module(name)
-    except ImportError as exc:
+    except (ImportError, SyntaxError) as exc:
         raise SpiderLoadError(f"cannot import spider file {path_text!r}: {exc}") from exc
-    except SyntaxError as exc:
-        raise SpiderLoadError(f"cannot import spider file {path_text!r}: {exc}") from None
     if Path(getattr(module, "__file__", None) or "").resolve() != resolved:
         raise SpiderLoadError(f"spider file {path_text!r}: the name {name!r} is taken by "
                               "another module; rename the file")

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import IO, Any
 
+from .cookies import CookieJars
 from .errors import UsageError
 from .fetchers import Fetcher, get_fetcher
 from .frontiers.base import Frontier, Link, redirect_hop
@@ -107,6 +108,8 @@ class Engine:
         self.progress = progress
         self._progress_at = 0.0
         self._batch_started = time.perf_counter()
+        # --cookies: the crawl's jars, read and written in this thread only
+        self.cookies = CookieJars() if settings.cookies else None
 
     def request_stop(self) -> None:
         """Take no new URL; finish the requests in flight, then return (thread-safe)."""
@@ -134,6 +137,8 @@ class Engine:
             self._count_refused(self.frontier.offer_seed(seed) for seed in seeds)
             return
         assert self._disk_frontier is not None
+        if self.cookies is not None and resume.cookies:
+            self.cookies.load(resume.cookies)
         self._disk_frontier.resume(resume.allowed_hosts)
         c = resume.counters
         self._ok, self._failed, self._items = c["ok"], c["failed"], c["items"]
@@ -150,7 +155,8 @@ class Engine:
         now = time.perf_counter()
         if force or len(state.done) >= BATCH_PAGES or now - self._batch_started >= BATCH_SECONDS:
             assert self._disk_frontier is not None
-            state.commit(self.state_stream, self._counters(), self._disk_frontier.allowed_hosts())
+            state.commit(self.state_stream, self._counters(), self._disk_frontier.allowed_hosts(),
+                         cookies=None if self.cookies is None else self.cookies.dump())
             self._batch_started = now
 
     def run(self, seeds: Iterable[Link]) -> Stats:
@@ -177,6 +183,8 @@ class Engine:
                     request = self._next_request(now)
                     if request is None:
                         break
+                    if self.cookies is not None:
+                        request = self.cookies.prepare(request)
                     fetcher.submit(request)
                     in_flight += 1
                 wake = None if self._stopping else self._wake_time(now)
@@ -265,6 +273,8 @@ class Engine:
         return float(self.settings.retry_backoff * 2**attempt * self.rng.uniform(0.5, 1.5))
 
     def _commit(self, outcome: Outcome) -> None:
+        if self.cookies is not None:
+            outcome = self.cookies.store(outcome)
         request = outcome.request
         self._bytes += outcome.nbytes
         if request.purpose == "robots":

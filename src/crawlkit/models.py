@@ -66,7 +66,10 @@ class Request:
 
     The remaining attributes are the crawl's own bookkeeping: ``depth`` (links from a
     seed), ``hops`` (the redirect chain that led here), ``queued_at``, ``attempt``
-    (0, then 1, 2... for retries) and ``purpose`` (``"page"``, ``"robots"``).
+    (0, then 1, 2... for retries), ``purpose`` (``"page"``, ``"robots"``) and
+    ``jar_cookie``: the ``Cookie`` value the engine's jar adds to this one dispatch
+    (with ``cookies`` on). ``jar_cookie`` is not part of the fingerprint, is never
+    persisted, and is cleared before the request is retried or redirected.
     """
 
     url: str
@@ -83,6 +86,7 @@ class Request:
     queued_at: float
     attempt: int
     purpose: str
+    jar_cookie: str
 
     def __init__(
         self,
@@ -103,6 +107,7 @@ class Request:
         queued_at: float = 0.0,
         attempt: int = 0,
         purpose: str = "page",
+        jar_cookie: str = "",
     ) -> None:
         pairs = _header_pairs(headers)
         if sum(x is not None for x in (body, data)) + (json is not _NO_JSON) > 1:
@@ -145,6 +150,7 @@ class Request:
         setattr_(self, "queued_at", queued_at)
         setattr_(self, "attempt", attempt)
         setattr_(self, "purpose", purpose)
+        setattr_(self, "jar_cookie", jar_cookie)
 
     def __hash__(self) -> int:
         # the generated hash would fail on ``meta`` (a dict): hash what identifies the
@@ -266,7 +272,9 @@ class FetchResult:
     """What a strategy got back for one :class:`Request`.
 
     ``error`` is ``None`` when an HTTP response arrived (whatever its status) and a
-    short reason otherwise. ``headers`` keys are lower-case.
+    short reason otherwise. ``headers`` keys are lower-case (repeated lines joined
+    with ``", "``); ``set_cookies`` holds every ``Set-Cookie`` line as received, one
+    string per line, never joined.
     """
 
     request: Request
@@ -277,6 +285,7 @@ class FetchResult:
     started: float = 0.0
     first_byte: float = 0.0
     finished: float = 0.0
+    set_cookies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -478,6 +487,7 @@ class Outcome:
     spider), not before ``retry_after`` seconds when the server said so. ``text``
     carries a robots.txt body. ``traceback`` is the formatted traceback of a spider
     error, and ``dropped`` counts the items the spider's ``process_item`` dropped.
+    ``set_cookies`` are the response's raw ``Set-Cookie`` lines, for the engine's jar.
     """
 
     request: Request
@@ -495,3 +505,4 @@ class Outcome:
     timing: Timing = field(default_factory=Timing)
     traceback: str | None = None
     dropped: int = 0
+    set_cookies: tuple[str, ...] = ()

@@ -97,6 +97,12 @@ class Processor:
         self._trusted = type(spider) is DefaultSpider
 
     def __call__(self, result: FetchResult) -> Outcome:
+        outcome = self._process(result)
+        if result.set_cookies:  # for the engine's jar, whatever became of the page
+            outcome = replace(outcome, set_cookies=result.set_cookies)
+        return outcome
+
+    def _process(self, result: FetchResult) -> Outcome:
         request = result.request
         timing = Timing(
             queued=max(0.0, result.started - request.queued_at) if request.queued_at else 0.0,

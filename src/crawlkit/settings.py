@@ -153,6 +153,8 @@ class CrawlSettings:
     retry_after_cap: float = _opt(60.0, "longest Retry-After honoured, seconds",
                                   "--retry-after-cap", metavar="S", kind=float,
                                   check=not_negative)
+    cookies: bool = _opt(False, "keep cookies: one jar per crawl (and per meta cookiejar key), "
+                         "sent and stored by RFC 6265 (default: stateless)", "--cookies")
     block_private: bool = _opt(False, "refuse hosts resolving to loopback, private, link-local "
                                "or other non-global addresses (checked at every hop)",
                                "--block-private")
@@ -225,6 +227,7 @@ class CrawlOptions(TypedDict, total=False):
     retries: int
     retry_backoff: float
     retry_after_cap: float
+    cookies: bool
     block_private: bool
 
 

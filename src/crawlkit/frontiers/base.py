@@ -25,6 +25,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import replace
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from ..models import Request
 from ..settings import CrawlSettings
@@ -50,14 +51,44 @@ def redirect_hop(request: Request, target: str, status: int | None) -> Request:
     described it), as browsers do; 307 and 308 keep method and body. Callback,
     errback, meta, priority and ``dont_filter`` go with it; the depth stays, the
     hop joins ``hops`` and the attempts start again.
+
+    Credentials stay with the server they were meant for: when the hop leaves the
+    request's origin (another host, another port, or https to http; only the
+    upgrade from http to https of the same host on the default ports is not a
+    change), the ``Authorization``, ``Proxy-Authorization`` and ``Cookie`` headers
+    set on the request are dropped. Cookies from the crawl's jar are never carried
+    over: the jar chooses them again for the hop's URL.
     """
     method, headers, body = request.method, request.headers, request.body
     if status in _TO_GET and method != "HEAD" and (method != "GET" or body):
         method, body = "GET", b""
         headers = tuple(pair for pair in headers if pair[0].lower() not in _BODY_HEADERS)
+    if headers and _leaves_origin(request.url, target):
+        headers = tuple(pair for pair in headers if pair[0].lower() not in _CREDENTIALS)
     return replace(request, url=target, method=method, headers=headers, body=body,
                    hops=(*request.hops, request.url), attempt=0,
-                   queued_at=time.perf_counter())
+                   queued_at=time.perf_counter(), jar_cookie="")
+
+
+_CREDENTIALS = frozenset({"authorization", "proxy-authorization", "cookie"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _leaves_origin(url: str, target: str) -> bool:
+    """Whether a redirect from ``url`` to ``target`` reaches another server than the
+    one credentials were given for (the rule requests applies to Authorization)."""
+    try:
+        old, new = urlsplit(url), urlsplit(target)
+        old_port, new_port = old.port, new.port
+    except ValueError:
+        return True
+    if (old.hostname or "").lower() != (new.hostname or "").lower():
+        return True
+    if old.scheme == "http" and new.scheme == "https" \
+            and old_port in (None, 80) and new_port in (None, 443):
+        return False  # the upgrade to TLS of the same host
+    return old.scheme != new.scheme or (old_port or _DEFAULT_PORTS.get(old.scheme)) \
+        != (new_port or _DEFAULT_PORTS.get(new.scheme))
 
 
 def as_request(link: Link, depth: int, now: float) -> Request:

@@ -8,7 +8,8 @@ small batches, in this order:
 
 1. append the batch's records to the output file, flush and fsync it;
 2. in one SQLite transaction: insert the requests the batch discovered, mark its
-   pages done, store the output's length and the counters.
+   pages done, store the output's length and the counters (and, with
+   ``--cookies``, the cookie jars, so a resumed crawl is still logged in).
 
 After a ``kill -9`` at any moment, the next run truncates the output to the last
 committed length (dropping records of pages not marked done), re-queues every
@@ -99,6 +100,8 @@ class Resume:
     counters: dict[str, Any] = field(default_factory=dict)
     allowed_hosts: list[str] = field(default_factory=list)
     fresh: bool = True
+    cookies: str | None = None
+    """The cookie jars as :meth:`crawlkit.cookies.CookieJars.dump` wrote them."""
 
 
 class CrawlState:
@@ -202,6 +205,7 @@ class CrawlState:
             counters=json.loads(self._meta("counters") or "{}"),
             allowed_hosts=json.loads(self._meta("allowed_hosts") or "[]"),
             fresh=False,
+            cookies=self._meta("cookies"),
         )
 
     def pending_count(self) -> int:
@@ -358,9 +362,11 @@ class CrawlState:
         self.new_keys.clear()
 
     def commit(
-        self, out: IO[bytes] | None, counters: dict[str, Any], allowed_hosts: Sequence[str]
+        self, out: IO[bytes] | None, counters: dict[str, Any], allowed_hosts: Sequence[str],
+        cookies: str | None = None,
     ) -> None:
-        """Make the batch durable: fsync the output, then one transaction."""
+        """Make the batch durable: fsync the output, then one transaction (which also
+        keeps the crawl's ``cookies`` jars, when given)."""
         offset = 0
         if out is not None:
             try:
@@ -384,6 +390,7 @@ class CrawlState:
                 "out_sha256": self._hash.hexdigest(),
                 "counters": json.dumps(counters),
                 "allowed_hosts": json.dumps(sorted(allowed_hosts)),
+                **({} if cookies is None else {"cookies": cookies}),
             })
         self.done.clear()
 

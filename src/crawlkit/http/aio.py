@@ -123,6 +123,7 @@ async def fetch(
     first_byte = started
     status: int | None = None
     headers: dict[str, str] = {}
+    set_cookies: list[str] = []  # every Set-Cookie line, unmerged
     try:
         url = outgoing.sendable(request.url)
         if settings.block_private:
@@ -141,6 +142,8 @@ async def fetch(
                 if not value.isascii():  # bytes as latin-1, as http.client and llhttp read them
                     value = value.encode("utf-8", "surrogateescape").decode("latin-1")
                 headers[key] = f"{headers[key]}, {value}" if key in headers else value
+                if key == "set-cookie":
+                    set_cookies.append(value)
             check_encodings(response.headers.get("Content-Encoding"))
             declared = response.content_length
             if declared is not None and declared > settings.max_bytes:
@@ -158,4 +161,4 @@ async def fetch(
             return await asyncio.to_thread(read_leniently, request, settings)
         return failed_fetch(request, status, headers, exc, started, first_byte, EXCEPTIONS)
     return FetchResult(request, status, headers, body, None, started, first_byte,
-                       time.perf_counter())
+                       time.perf_counter(), tuple(set_cookies))

@@ -149,6 +149,7 @@ def fetch(clients: Clients, request: Request, settings: CrawlSettings) -> FetchR
     first_byte = started
     status: int | None = None
     headers: dict[str, str] = {}
+    set_cookies: list[str] = []  # every Set-Cookie line, unmerged
     try:
         with gevent.Timeout(settings.timeout, Deadline):
             client, target = clients.for_url(outgoing.sendable(request.url))
@@ -165,6 +166,8 @@ def fetch(clients: Clients, request: Request, settings: CrawlSettings) -> FetchR
                 for key, value in response.items():
                     key = key.lower()
                     headers[key] = f"{headers[key]}, {value}" if key in headers else value
+                    if key == "set-cookie":
+                        set_cookies.append(value)
                 decoder = BoundedDecoder(headers.get("content-encoding"), settings.max_bytes)
                 declared = headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > settings.max_bytes:
@@ -191,7 +194,7 @@ def fetch(clients: Clients, request: Request, settings: CrawlSettings) -> FetchR
             return read_leniently(request, settings)
         return failed_fetch(request, status, headers, exc, started, first_byte, EXCEPTIONS)
     return FetchResult(request, status, headers, body, None, started, first_byte,
-                       time.perf_counter())
+                       time.perf_counter(), tuple(set_cookies))
 
 
 def _unreadable_head(exc: BaseException) -> bool:

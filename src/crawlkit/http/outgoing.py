@@ -8,7 +8,9 @@ strategy:
 * the headers (:func:`headers`) are the crawl's defaults (:func:`default_headers`)
   with the request's own over them (a name the request sets replaces the default
   of that name; a name it repeats is sent on as many lines), credentials in the
-  URL as Basic ``Authorization`` unless the request sets one, and the framing
+  URL as Basic ``Authorization`` unless the request sets one, the engine's jar
+  cookies (``request.jar_cookie``) joined to the request's own ``Cookie`` line
+  (one line, as RFC 6265 section 5.4 asks), and the framing
   computed from the body: ``Content-Length`` for a body, ``0`` for a method other
   than GET, HEAD, OPTIONS and TRACE without one (as aiohttp always does), nothing
   otherwise (a request's own ``Content-Length`` and ``Transfer-Encoding`` are
@@ -136,6 +138,8 @@ def headers(
             if latin1_wire and not value.isascii():
                 value = value.encode("utf-8").decode("latin-1")
             out.append((name, value))
+    if request.jar_cookie:
+        _add_jar_cookie(out, request.jar_cookie)
     if "authorization" not in names and "@" in request.url:
         auth = basic_auth(request.url)
         if auth is not None:
@@ -143,3 +147,12 @@ def headers(
     if request.body or request.method not in _BODYLESS_METHODS:
         out.append(("Content-Length", str(len(request.body))))
     return out
+
+
+def _add_jar_cookie(out: Headers, jar: str) -> None:
+    """Join the jar's cookies to the request's own ``Cookie`` line, or add one."""
+    for i, (name, value) in enumerate(out):
+        if name.lower() == "cookie":
+            out[i] = (name, f"{value}; {jar}" if value else jar)
+            return
+    out.append(("Cookie", jar))

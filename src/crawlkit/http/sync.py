@@ -189,6 +189,8 @@ def fetch(session: requests.Session, request: Request, settings: CrawlSettings) 
             first_byte = time.perf_counter()
             status = response.status_code
             headers = {k.lower(): v for k, v in response.headers.items()}
+            set_cookies = tuple(response.raw.headers.getlist("Set-Cookie")) \
+                if "set-cookie" in headers else ()
             check_encodings(headers.get("content-encoding"))
             declared = headers.get("content-length", "")
             if declared.isdigit() and int(declared) > settings.max_bytes:
@@ -216,4 +218,4 @@ def fetch(session: requests.Session, request: Request, settings: CrawlSettings) 
     except Exception as exc:
         return failed_fetch(request, status, headers, exc, started, first_byte, EXCEPTIONS)
     return FetchResult(request, status, headers, body, None, started, first_byte,
-                       time.perf_counter())
+                       time.perf_counter(), set_cookies)

@@ -1,5 +1,5 @@
 """The scraping examples (listing -> detail with meta and CSV, JSON API, sitemap rules,
-form POST), each run in every mode: the same lines in all six."""
+form POST, a login form with cookies), each run in every mode: the same lines in all six."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ EXPECTED: dict[str, list[str]] = {
                         "api pages: [1, 2, 3, 4, 5, 6, 7, 8]"],
     "shop_search_form.py": ["POST results: 11", "GET results: 11", "as expected: True",
                             "posts seen by the server: 1"],
+    "shop_login.py": ["login: ok (at /members/)", "reports: 5", "all reports: True",
+                      "without cookies: login refused, reports 0"],
 }
 
 

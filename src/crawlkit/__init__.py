@@ -8,6 +8,7 @@ from .crawler import Crawler  # noqa: E402
 from .errors import (  # noqa: E402
     CrawlkitError,
     FetcherError,
+    FormError,
     FrontierUnavailable,
     InvalidURL,
     Reason,
@@ -19,7 +20,16 @@ from .errors import (  # noqa: E402
 )
 from .fetchers import MODES, Fetcher  # noqa: E402
 from .frontiers.base import Frontier  # noqa: E402
-from .models import Failure, FetchResult, Item, Outcome, Page, Request, Timing  # noqa: E402
+from .models import (  # noqa: E402
+    Failure,
+    FetchResult,
+    Form,
+    Item,
+    Outcome,
+    Page,
+    Request,
+    Timing,
+)
 from .process import Processor  # noqa: E402
 from .settings import CrawlOptions, CrawlSettings  # noqa: E402
 from .sinks import Sink  # noqa: E402
@@ -39,6 +49,8 @@ __all__ = [
     "FetchResult",
     "Fetcher",
     "FetcherError",
+    "Form",
+    "FormError",
     "Frontier",
     "FrontierUnavailable",
     "FunctionSpider",

@@ -7,6 +7,7 @@ Every exception the library raises on purpose derives from one root::
     │   ├── InvalidURL                   a seed that is not an absolute http(s) URL
     │   ├── UnknownMode                  a strategy name crawlkit does not know
     │   ├── SeedFileError (OSError)      a seed file that is missing or unreadable
+    │   ├── FormError                    ``page.form()`` found no form, or more than one
     │   └── SpiderLoadError (ImportError) a ``module:Name`` spider that cannot be loaded
     ├── FetcherError                     a strategy's machinery broke (a dead worker process)
     ├── StorageError (OSError)           the output or the state file cannot be written
@@ -41,6 +42,11 @@ class UnknownMode(UsageError):
 
 class SeedFileError(UsageError, OSError):
     """A seed file that cannot be read."""
+
+
+class FormError(UsageError):
+    """:meth:`crawlkit.Page.form` found no form matching, or more than one (raised in
+    a callback, it makes the page a failed record: ``spider error: FormError: ...``)."""
 
 
 class SpiderLoadError(UsageError, ImportError):

@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode, urljoin
+from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import orjson
 
-from .errors import InvalidURL, UsageError
+from .errors import FormError, InvalidURL, UsageError
 from .urls import canonicalize, safe_url
 
 if TYPE_CHECKING:
@@ -439,6 +439,107 @@ class Page:
             except InvalidURL:
                 continue
         return out
+
+
+    def form(self, css: str | None = None, *, formid: str | None = None,
+             formname: str | None = None) -> Form:
+        """The page's one ``<form>``, or the one chosen by a CSS selector (of the form
+        or of an element in it), its ``id`` or its ``name`` (all given must agree);
+        :meth:`Form.fill` makes the request that submits it.
+
+        Raises:
+            FormError: no form matches, or more than one does.
+        """
+        forms = [node.root for node in self.xpath("//form")]
+        wanted: list[str] = []
+        if formid is not None:
+            forms = [f for f in forms if f.get("id") == formid]
+            wanted.append(f"id={formid!r}")
+        if formname is not None:
+            forms = [f for f in forms if f.get("name") == formname]
+            wanted.append(f"name={formname!r}")
+        if css is not None:
+            chosen = [_form_of(node.root) for node in self.css(css)]
+            forms = [f for f in forms if any(f is c for c in chosen)]
+            wanted.append(f"css={css!r}")
+        what = f"form ({', '.join(wanted)})" if wanted else "form"
+        if not forms:
+            raise FormError(f"no {what} on {self.url}")
+        if len(forms) > 1:
+            raise FormError(f"{len(forms)} forms match on {self.url}: pass css=, formid= or "
+                            "formname= to choose one")
+        from .parse import form_values
+
+        element = forms[0]
+        method = str(element.get("method") or "GET").upper()
+        action = (element.get("action") or "").strip()
+        # an empty action submits to the document's own URL (not the base href)
+        url = self.urljoin(action) if action else self.url
+        return Form(url, "POST" if method == "POST" else "GET", tuple(form_values(element)))
+
+
+def _form_of(element: Any) -> Any:
+    """The ``<form>`` ``element`` is, or is in (``None`` when neither)."""
+    if element.tag == "form":
+        return element
+    return next(element.iterancestors("form"), None)
+
+
+FormData = Mapping[str, "str | int | float | Iterable[str] | None"]
+"""What :meth:`Form.fill` takes: a value, several values, or ``None`` to leave a field out."""
+
+
+@dataclass(frozen=True, slots=True)
+class Form:
+    """A form found on a page (:meth:`Page.form`), as a browser would submit it.
+
+    Attributes:
+        action: the absolute URL it is sent to (``<base href>`` respected).
+        method: ``"GET"`` or ``"POST"`` (any other ``method`` attribute reads as GET,
+            as in browsers).
+        fields: the name/value pairs it sends unchanged, in order (see
+            :func:`crawlkit.parse.form_values`): hidden fields such as a CSRF token,
+            default values, checked boxes, selected options and the first submit
+            button when it has a name.
+    """
+
+    action: str
+    method: str
+    fields: tuple[tuple[str, str], ...]
+
+    def fill(self, data: FormData | None = None,
+             callback: str | Callable[..., Any] | None = None, **kwargs: Any) -> Request:
+        """The :class:`Request` that submits this form with ``data`` filled in.
+
+        A name in ``data`` replaces every value the form had for it, in the place of
+        the first (new names come last); a list gives several values, ``None`` leaves
+        the field out (a submit button's, say). A GET form's data replaces the
+        action's query, a POST form's is the urlencoded body (multipart forms are
+        sent urlencoded too). Other keyword arguments are those of
+        :class:`Request` (``meta``, ``headers``, ``priority``...).
+        """
+        given: dict[str, list[str]] = {}
+        for name, value in (data or {}).items():
+            if value is None:
+                given[name] = []
+            elif isinstance(value, (str, int, float)):
+                given[name] = [str(value)]
+            else:
+                given[name] = [str(one) for one in value]
+        pairs: list[tuple[str, str]] = []
+        for name, value in self.fields:
+            if name not in given:
+                pairs.append((name, value))
+            elif not any(n == name for n, _ in pairs):
+                pairs.extend((name, one) for one in given[name])
+        seen = {name for name, _ in self.fields}
+        for name, values in given.items():
+            if name not in seen:
+                pairs.extend((name, one) for one in values)
+        url = self.action
+        if self.method == "GET":
+            url = urlunsplit(urlsplit(url)._replace(query="", fragment=""))
+        return Request(url, callback, method=self.method, data=pairs, **kwargs)
 
 
 def _href_of(selector: Selector) -> str:

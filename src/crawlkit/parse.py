@@ -11,7 +11,7 @@ import codecs
 import html
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from selectolax.lexbor import LexborHTMLParser
 
@@ -225,3 +225,43 @@ def make_soup(text: str) -> BeautifulSoup:
     if declaration is not None:
         text = text[declaration.end():]
     return BeautifulSoup(text, "lxml")
+
+
+_BUTTON_TYPES = frozenset({"submit", "image", "reset", "button", "file"})
+"""Input types a form does not send by themselves (file uploads are not supported)."""
+
+
+def form_values(form: Any) -> list[tuple[str, str]]:
+    """What an HTML ``<form>`` (an lxml element, as parsel's tree holds it) sends
+    when submitted unchanged, in document order: hidden fields and the values of
+    enabled, named inputs (empty text ones as ``""``), checked checkboxes and radio
+    buttons (``"on"`` without a value), selected options (else a select's first),
+    textareas, then the form's first submit button (``<input type=submit>`` or a
+    ``<button>`` of type submit) when it has a name, as a browser sends the default
+    button when Enter is pressed in a field. The HTML rules themselves are lxml's
+    (:class:`lxml.html.FormElement`)."""
+    pairs: list[tuple[str, str]] = []
+    for element in form.inputs:
+        name = element.name
+        if not name or "disabled" in element.attrib:
+            continue
+        tag = element.tag
+        if tag == "textarea":
+            pairs.append((name, element.value or ""))
+        elif tag == "select":
+            value = element.value
+            if element.multiple:
+                pairs.extend((name, str(one)) for one in value)
+            elif value is not None:
+                pairs.append((name, str(value)))
+        elif element.type not in _BUTTON_TYPES:
+            if element.checkable and not element.checked:
+                continue
+            pairs.append((name, element.value or ""))
+    for element in form.iter("input", "button"):
+        kind = (element.get("type") or ("submit" if element.tag == "button" else "text")).lower()
+        if kind == "submit" and "disabled" not in element.attrib:
+            if element.get("name"):
+                pairs.append((element.get("name"), element.get("value") or ""))
+            break
+    return pairs

@@ -1,0 +1,130 @@
+"""Forms: ``page.form(...).fill(...)`` builds the request a browser would send."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+
+import crawlkit
+from crawlkit import MODES, FormError, Page, Request, Spider, UsageError
+from crawlkit.lab.shop import ShopSite, search
+
+HTML = """<html><head><base href="http://shop.test/sub/"></head><body>
+<form id="login" name="in" action="login?next=%2F" method="post">
+  <input type="hidden" name="csrf" value="t0k">
+  <input type="text" name="user">
+  <input type="password" name="password" value="">
+  <input type="checkbox" name="remember" checked>
+  <input type="checkbox" name="news" value="yes">
+  <input type="radio" name="plan" value="free">
+  <input type="radio" name="plan" value="pro" checked>
+  <input type="text" name="off" value="x" disabled>
+  <select name="lang"><option value="en">English<option value="fr" selected>French</select>
+  <select name="size"><option>S<option>M</select>
+  <select name="tags" multiple><option selected>a<option>b<option selected>c</select>
+  <textarea name="note">hello</textarea>
+  <input type="file" name="upload">
+  <input type="submit" name="go" value="Log in">
+  <button name="other" value="2">Other</button>
+</form>
+<form id="find" action="/search?stale=1#top"><input name="q" value="lamp">
+  <button type="submit">Find</button></form>
+<form id="empty" method="dialog"><input name="z" value="1"></form>
+</body></html>"""
+
+
+def _page(html: str = HTML, url: str = "http://shop.test/page") -> Page:
+    return Page(url=url, final_url=url, status=200, headers={}, text=html, title=None,
+                links=(), depth=0, content_type="text/html", base_url="http://shop.test/sub/")
+
+
+def test_a_form_keeps_hidden_fields_and_defaults_like_a_browser():
+    form = _page().form(formid="login")
+    assert form.action == "http://shop.test/sub/login?next=%2F"
+    assert form.method == "POST"
+    assert form.fields == (
+        ("csrf", "t0k"), ("user", ""), ("password", ""), ("remember", "on"), ("plan", "pro"),
+        ("lang", "fr"), ("size", "S"), ("tags", "a"), ("tags", "c"), ("note", "hello"),
+        ("go", "Log in"),
+    )
+
+
+def test_fill_replaces_adds_and_removes_fields():
+    form = _page().form(formname="in")
+    request = form.fill({"user": "ada", "password": "pw", "tags": ["b"], "go": None,
+                         "extra": 3}, callback="after", meta={"k": 1}, priority=5)
+    assert request.method == "POST" and request.callback == "after"
+    assert request.meta == {"k": 1} and request.priority == 5
+    assert request.url == "http://shop.test/sub/login?next=%2F"
+    assert ("Content-Type", "application/x-www-form-urlencoded") in request.headers
+    assert parse_qsl(request.body.decode(), keep_blank_values=True) == [
+        ("csrf", "t0k"), ("user", "ada"), ("password", "pw"), ("remember", "on"),
+        ("plan", "pro"), ("lang", "fr"), ("size", "S"), ("tags", "b"), ("note", "hello"),
+        ("extra", "3"),
+    ]
+
+
+def test_a_get_form_replaces_the_actions_query():
+    request = _page().form("#find").fill({"q": "desk lamp"})
+    assert request.method == "GET" and request.body == b""
+    assert request.url == "http://shop.test/search?q=desk+lamp"
+    # an unknown method reads as GET; no action submits to the page itself
+    empty = _page().form(formid="empty")
+    assert (empty.method, empty.action) == ("GET", "http://shop.test/page")
+    assert empty.fill().url == "http://shop.test/page?z=1"
+
+
+def test_a_selector_inside_a_form_chooses_it():
+    assert _page().form("input[name=q]").action == "http://shop.test/search?stale=1#top"
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({}, "3 forms match"),
+    ({"formid": "nope"}, "no form \\(id='nope'\\)"),
+    ({"css": "form", "formname": "in", "formid": "find"}, "no form"),
+])
+def test_no_form_or_many_is_a_form_error(kwargs, message):
+    with pytest.raises(FormError, match=message) as caught:
+        _page().form(**kwargs)
+    assert isinstance(caught.value, UsageError)
+
+
+def test_a_page_without_a_form():
+    with pytest.raises(FormError, match="no form on http://shop.test/x"):
+        _page("<p>nothing</p>", "http://shop.test/x").form()
+
+
+class SearchSpider(Spider):
+    """Submits the shop's search form (POST, hidden token) and a missing form."""
+
+    def __init__(self, base: str) -> None:
+        self.start_urls = [base + "/search-form"]
+
+    def parse(self, page: Page) -> Iterator[Request]:
+        yield page.form(formid="search").fill({"q": "product 1"}, callback=self.results)
+        yield page.follow("/search-form?again", callback=self.missing)
+
+    def results(self, page: Page) -> Iterator[dict[str, Any]]:
+        yield {"count": int(page.css("p.count::text").get("0"))}
+
+    def missing(self, page: Page) -> Iterator[Request]:
+        yield page.form(formid="absent").fill()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_shop_search_form_in_every_mode(mode):
+    with ShopSite() as site:
+        result = crawlkit.crawl(SearchSpider(site.url), mode=mode)
+        posts = list(site.posts)
+    counts = [item["count"] for item in result if "count" in item]
+    assert counts == [len(search("product 1"))]
+    assert len(posts) == 1 and b"token=s3arch" in posts[0]
+    # a form that is not there fails the page that asked for it, with its reason
+    errors = result.stats.errors
+    assert len(errors) == 1
+    reason = next(iter(errors))
+    assert reason.startswith("spider error: FormError: no form (id='absent') on ")
+    assert urlsplit(reason.split(" on ")[1].split(" ")[0]).query == "again"

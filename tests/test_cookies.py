@@ -26,6 +26,9 @@ from crawlkit.lab.servers import LoopbackServer
 from crawlkit.lab.shop import MEMBER_PAGES, PASSWORD, USER, ShopSite
 from crawlkit.models import Outcome
 
+# every mode runs in the slow suite; sync (no worker to start) in the fast one too
+EVERY_MODE = [m if m == "sync" else pytest.param(m, marks=pytest.mark.slow) for m in MODES]
+
 SET_LINES = ("a=1; Path=/", "b=2; Path=/deep", "sec=1; Secure; Path=/",
              "gone=1; Max-Age=0; Path=/", "dom=1; Domain=example.com; Path=/")
 
@@ -102,7 +105,7 @@ def _echoes(mode: str, port: int, **options: Any) -> dict[str, dict[str, Any]]:
     return {f"{item['host']} {item['path']}": item for item in result}
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", EVERY_MODE)
 def test_the_jar_sends_what_rfc_6265_allows_and_nothing_crosses_hosts(mode, server):
     seen = _echoes(mode, server.port, cookies=True)
     local = "127.0.0.1"
@@ -151,7 +154,7 @@ class SessionsSpider(Spider):
         yield page.json()
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", EVERY_MODE)
 def test_meta_cookiejar_keeps_sessions_apart(mode, server):
     result = crawlkit.crawl(SessionsSpider(server.port), mode=mode, cookies=True)
     seen = {item["path"]: _cookies(item["cookie"]) for item in result}
@@ -181,7 +184,7 @@ class LoginSpider(Spider):
         yield {"report": page.css("h1.report::text").get()}
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", EVERY_MODE)
 def test_a_resumed_crawl_is_still_logged_in(mode, tmp_path):
     out, state = tmp_path / "out.jsonl", tmp_path / "state.db"
     with ShopSite() as site:

@@ -12,6 +12,9 @@ import crawlkit
 from crawlkit import MODES, FormError, Page, Request, Spider, UsageError
 from crawlkit.lab.shop import ShopSite, search
 
+# every mode runs in the slow suite; sync (no worker to start) in the fast one too
+EVERY_MODE = [m if m == "sync" else pytest.param(m, marks=pytest.mark.slow) for m in MODES]
+
 HTML = """<html><head><base href="http://shop.test/sub/"></head><body>
 <form id="login" name="in" action="login?next=%2F" method="post">
   <input type="hidden" name="csrf" value="t0k">
@@ -114,7 +117,7 @@ class SearchSpider(Spider):
         yield page.form(formid="absent").fill()
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", EVERY_MODE)
 def test_the_shop_search_form_in_every_mode(mode):
     with ShopSite() as site:
         result = crawlkit.crawl(SearchSpider(site.url), mode=mode)

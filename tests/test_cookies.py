@@ -25,6 +25,7 @@ from crawlkit.http import outgoing
 from crawlkit.lab.servers import LoopbackServer
 from crawlkit.lab.shop import MEMBER_PAGES, PASSWORD, USER, ShopSite
 from crawlkit.models import Outcome
+from test_state import _start, _wait_for_lines
 
 # every mode runs in the slow suite; sync (no worker to start) in the fast one too
 EVERY_MODE = [m if m == "sync" else pytest.param(m, marks=pytest.mark.slow) for m in MODES]
@@ -249,3 +250,45 @@ def test_jars_survive_dump_and_load_and_store_clears_the_dispatch_cookie():
     prepared = again.prepare(Request("http://a.test/page", meta={"cookiejar": "x"}))
     assert _cookies(prepared.jar_cookie) == {"s=1", "t=2"}
     assert again.prepare(Request("http://a.test/page")).jar_cookie == ""  # the default jar
+
+
+LOGIN_SPIDER = '''
+from crawlkit import Spider
+
+
+class Login(Spider):
+    start_urls = [{base!r} + "/login"]
+
+    def parse(self, page):
+        yield page.form(formid="login").fill({{"user": "ada", "password": "lovelace"}},
+                                             callback="members")
+
+    def members(self, page):
+        yield from page.follow_all(css="ul.reports a", callback="report")
+
+    def report(self, page):
+        yield {{"report": page.css("h1.report::text").get()}}
+'''
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", MODES)
+def test_a_logged_in_crawl_killed_then_resumed_is_still_logged_in(mode, tmp_path):
+    out, state, spider = tmp_path / "out.jsonl", tmp_path / "state.db", tmp_path / "login.py"
+    with ShopSite(latency=0.3) as site:
+        spider.write_text(LOGIN_SPIDER.format(base=site.url))
+        args = ("crawl", "--spider", f"{spider}:Login", "--cookies", "--state", str(state),
+                "--out", str(out), "--mode", mode, "--concurrency", "1", "--quiet")
+        proc = _start(*args)
+        try:
+            assert _wait_for_lines(out, 1, proc), proc.communicate()
+        finally:
+            proc.kill()  # SIGKILL: nothing is flushed or committed on the way out
+            proc.communicate()
+        killed_at = len(out.read_text().splitlines())
+        assert killed_at < MEMBER_PAGES
+        proc = _start(*args)
+        _, stderr = proc.communicate(timeout=120)
+        assert proc.returncode == 0, stderr
+    reports = sorted(json.loads(line)["report"] for line in out.read_text().splitlines())
+    assert reports == [f"Members report {k}" for k in range(MEMBER_PAGES)]

@@ -31,7 +31,8 @@ from test_state import _start, _wait_for_lines
 EVERY_MODE = [m if m == "sync" else pytest.param(m, marks=pytest.mark.slow) for m in MODES]
 
 SET_LINES = ("a=1; Path=/", "b=2; Path=/deep", "sec=1; Secure; Path=/",
-             "gone=1; Max-Age=0; Path=/", "dom=1; Domain=example.com; Path=/")
+             "gone=1; Max-Age=0; Path=/", "dom=1; Domain=example.com; Path=/",
+             "u=caf\u00e9; Path=/deep")  # sent as UTF-8, and must come back as such
 
 
 class CookieServer(LoopbackServer):
@@ -111,7 +112,8 @@ def test_the_jar_sends_what_rfc_6265_allows_and_nothing_crosses_hosts(mode, serv
     seen = _echoes(mode, server.port, cookies=True)
     local = "127.0.0.1"
     assert _cookies(seen[f"{local} /show"]["cookie"]) == {"robots=127.0.0.1", "a=1"}
-    assert _cookies(seen[f"{local} /deep/show"]["cookie"]) == {"robots=127.0.0.1", "a=1", "b=2"}
+    assert _cookies(seen[f"{local} /deep/show"]["cookie"]) == {"robots=127.0.0.1", "a=1", "b=2",
+                                                               "u=caf\u00e9"}
     # another host: only its own robots.txt cookie
     assert _cookies(seen["localhost /show"]["cookie"]) == {"robots=localhost"}
     # a redirect's Set-Cookie is kept and sent with the hop

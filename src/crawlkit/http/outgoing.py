@@ -139,7 +139,10 @@ def headers(
                 value = value.encode("utf-8").decode("latin-1")
             out.append((name, value))
     if request.jar_cookie:
-        _add_jar_cookie(out, request.jar_cookie)
+        jar = request.jar_cookie
+        if not latin1_wire and not jar.isascii():
+            jar = _as_text(jar)
+        _add_jar_cookie(out, jar)
     if "authorization" not in names and "@" in request.url:
         auth = basic_auth(request.url)
         if auth is not None:
@@ -147,6 +150,17 @@ def headers(
     if request.body or request.method not in _BODYLESS_METHODS:
         out.append(("Content-Length", str(len(request.body))))
     return out
+
+
+def _as_text(latin1: str) -> str:
+    """A value the jar keeps as every client reads response headers (each byte as a
+    latin-1 character) made text again for a library that encodes it as UTF-8, so
+    that the bytes received are the bytes sent back (left as is when they are not
+    UTF-8)."""
+    try:
+        return latin1.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return latin1
 
 
 def _add_jar_cookie(out: Headers, jar: str) -> None:

@@ -1,12 +1,12 @@
 """The crawl engine: frontier -> fetcher -> processor -> sink, the same for every strategy.
 
 The engine runs in the caller's thread and is the only code that touches the
-frontier, the politeness state, the sink, the counters and the cookie jars
-(``--cookies``), so none of them needs a lock. It keeps the fetcher fed up to
-the concurrency limit, within each origin's limit and delay, fetches each
-origin's robots.txt (through the same fetcher) before its first page, and
-commits each outcome as it arrives: items to the sink, URLs and redirect targets
-to the frontier, retries to the timed queue.
+frontier, the politeness state, the sink and the counters, so none of them needs
+a lock. It keeps the fetcher fed up to the concurrency limit, within each
+origin's limit and delay, fetches each origin's robots.txt (through the same
+fetcher) before its first page, and commits each outcome as it arrives: items
+to the sink, URLs and redirect targets to the frontier, retries to the timed
+queue.
 """
 
 from __future__ import annotations

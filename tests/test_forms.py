@@ -98,6 +98,12 @@ def test_no_form_or_many_is_a_form_error(kwargs, message):
 def test_a_page_without_a_form():
     with pytest.raises(FormError, match="no form on http://shop.test/x"):
         _page("<p>nothing</p>", "http://shop.test/x").form()
+    for ctype in ("application/json", "application/xml"):
+        page = Page(url="http://shop.test/d", final_url="http://shop.test/d", status=200,
+                    headers={}, text='{"form": 1}' if "json" in ctype else "<form id='f'/>",
+                    title=None, links=(), depth=0, content_type=ctype)
+        with pytest.raises(FormError, match="not an HTML page"):
+            page.form()
 
 
 class SearchSpider(Spider):

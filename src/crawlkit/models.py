@@ -440,7 +440,6 @@ class Page:
                 continue
         return out
 
-
     def form(self, css: str | None = None, *, formid: str | None = None,
              formname: str | None = None) -> Form:
         """The page's one ``<form>``, or the one chosen by a CSS selector (of the form
@@ -450,6 +449,8 @@ class Page:
         Raises:
             FormError: no form matches, or more than one does.
         """
+        if self.selector.type != "html":
+            raise FormError(f"no form on {self.url}: not an HTML page")
         forms = [node.root for node in self.xpath("//form")]
         wanted: list[str] = []
         if formid is not None:

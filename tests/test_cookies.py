@@ -294,3 +294,32 @@ def test_a_logged_in_crawl_killed_then_resumed_is_still_logged_in(mode, tmp_path
         assert proc.returncode == 0, stderr
     reports = sorted(json.loads(line)["report"] for line in out.read_text().splitlines())
     assert reports == [f"Members report {k}" for k in range(MEMBER_PAGES)]
+
+
+@pytest.mark.slow
+def test_with_redis_the_jar_stays_in_the_worker(redis_url):
+    redis = pytest.importorskip("redis")
+    client = redis.Redis.from_url(redis_url)
+    with ShopSite() as site:
+        result = crawlkit.crawl(LoginSpider(site.url), mode="async", cookies=True,
+                                frontier=redis_url, job="cookie-jar")
+    reports = sorted(item["report"] for item in result)
+    assert reports == [f"Members report {k}" for k in range(MEMBER_PAGES)]
+    # nothing of the jar went into the shared frontier
+    keys = list(client.scan_iter("*cookie-jar*"))
+    assert keys
+    for key in keys:
+        kind = client.type(key).decode()
+        if kind == "string":
+            values = [client.get(key)]
+        elif kind == "hash":
+            values = list(client.hgetall(key).values())
+        elif kind == "list":
+            values = client.lrange(key, 0, -1)
+        elif kind == "set":
+            values = list(client.smembers(key))
+        else:  # a sorted set
+            values = [member for member, _ in client.zrange(key, 0, -1, withscores=True)]
+        for value in values:
+            assert b"session=" not in value and b"csrf=" not in value, (key, value)
+    client.close()

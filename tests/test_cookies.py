@@ -127,7 +127,7 @@ def test_the_jar_sends_what_rfc_6265_allows_and_nothing_crosses_hosts(mode, serv
         assert seen[f"localhost {path}"]["auth"] is None
 
 
-@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("mode", EVERY_MODE)
 def test_without_cookies_the_crawl_is_stateless(mode, server):
     seen = _echoes(mode, server.port)
     for key, echo in seen.items():

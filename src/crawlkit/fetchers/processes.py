@@ -152,6 +152,7 @@ class _Worker:
     def __init__(self, ctx: SpawnContext, payload: bytes, threads: int) -> None:
         # requests for this worker, pickled by submit(); read only by its threads
         self.inbox: ProcessQueue[bytes] = ctx.Queue()
+        # this worker's outcomes, each one message; read here, written by its threads
         self.outcomes, outbox = ctx.Pipe(duplex=False)
         # lock-free: written by the worker only (under its thread lock), read here
         self.fetched: ctypes.c_longlong = ctx.Value("q", 0, lock=False)
@@ -186,7 +187,15 @@ class _Worker:
 
 class ProcessesFetcher:
     """``multiprocessing.Process`` workers, each fetching (requests) and parsing in a
-    few threads; Queue in, Pipe back, Values for live counters, an Event to stop."""
+    few threads; Queue in, Pipe back, Values for live counters, an Event to stop.
+
+    Args:
+        processes: worker processes (default: one per core this process may run on);
+            never more than the crawl's concurrency.
+
+    Raises:
+        UsageError: ``processes`` is below 1.
+    """
 
     name: ClassVar[str] = "processes"
     fixed_concurrency: ClassVar[bool] = False
@@ -195,10 +204,8 @@ class ProcessesFetcher:
     http_client: ClassVar[str] = "requests"
 
     def __init__(self, processes: int | None = None) -> None:
-        """Args:
-            processes: worker processes (default: one per core this process may run
-                on); never more than the crawl's concurrency.
-        """
+        if processes is not None and processes < 1:
+            raise UsageError(f"processes must be at least 1, not {processes}")
         self._processes = processes
 
     def start(self, settings: CrawlSettings, processor: Processor) -> None:
@@ -253,7 +260,9 @@ class ProcessesFetcher:
         return {worker.process.pid: len(worker.in_flight) for worker in self._workers}
 
     def counters(self) -> Counters:
-        """Pages fetched and bytes received by every worker so far (live, lock-free)."""
+        """Pages fetched and bytes received by every worker so far, read from shared
+        memory without a lock; callable from any thread (while a dead worker is being
+        replaced, its count may show twice for a moment)."""
         fetched, received = self._retired.fetched, self._retired.bytes
         for worker in self._workers:
             fetched += worker.fetched.value

@@ -168,3 +168,4 @@ def test_an_unpicklable_spider_is_a_usage_error():
     local = lambda page: {"x": 1}  # noqa: E731 - a lambda cannot be pickled
     with pytest.raises(crawlkit.UsageError, match="picklable"):
         crawlkit.crawl("http://127.0.0.1:9/", mode="processes", spider=local)
+

@@ -221,7 +221,6 @@ class ProcessesFetcher:
         self._threads = math.ceil(concurrency / count)
         self._ctx = multiprocessing.get_context("spawn")
         self._tickets = itertools.count()
-        self._ready: list[Outcome] = []  # outcomes made here, for the next completed()
         self._retired = Counters(0, 0)  # what workers that are gone had counted
         self.restarts = 0
         """Workers started to replace one that died."""
@@ -249,7 +248,7 @@ class ProcessesFetcher:
             if left <= 0:
                 raise FetcherError("processes worker did not start within "
                                    f"{_BOOT_TIMEOUT:.0f} s")
-            self._ready.extend(self._receive(left))
+            self._receive(left)  # nothing is submitted yet: only "ready" can come
 
     def worker_pids(self) -> tuple[int | None, ...]:
         """The process id of each worker now running."""
@@ -271,19 +270,15 @@ class ProcessesFetcher:
 
     def submit(self, request: Request) -> None:
         ticket = next(self._tickets)
-        try:
-            message = pickle.dumps((ticket, request), pickle.HIGHEST_PROTOCOL)
-        except Exception as exc:  # meta a worker cannot receive: a record, not a hang
-            self._ready.append(failed_outcome(self._processor, request, exc))
-            return
+        # pickled here, not by the queue's feeder thread, which would drop a request it
+        # cannot pickle (a Request's meta is JSON, so none should fail)
+        message = pickle.dumps((ticket, request), pickle.HIGHEST_PROTOCOL)
         worker = min(self._workers, key=lambda w: len(w.in_flight))
         worker.in_flight[ticket] = request
         worker.inbox.put(message)
 
     def completed(self, timeout: float | None = None) -> list[Outcome]:
-        outcomes, self._ready = self._ready, []
-        if outcomes:
-            timeout = 0.0
+        outcomes: list[Outcome] = []
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())

@@ -62,7 +62,8 @@ from .procutil import die_with_parent, ignore_interrupts, interrupts_blocked, wo
 _READY = -1
 """The ticket of the message a worker sends once it can take requests."""
 _BOOT_TIMEOUT = 60.0
-_STOP_GRACE = 5.0
+_STOP_GRACE = 10.0
+"""Seconds a worker told to stop may take to exit before it is killed."""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from crawlkit import (
     load_spider,
 )
 from crawlkit.engine import Engine
+from crawlkit.fetchers import modes_where
 from crawlkit.models import Outcome, Request
 from crawlkit.process import Processor
 from crawlkit.sinks import ListSink
@@ -25,7 +26,8 @@ from crawlkit.sinks import ListSink
 def test_public_names_are_exported():
     for name in crawlkit.__all__:
         assert hasattr(crawlkit, name), name
-    assert crawlkit.MODES == ("sync", "threaded", "threadpool", "multiprocess", "async", "gevent")
+    assert crawlkit.MODES == ("sync", "threaded", "threadpool", "multiprocess", "processes",
+                              "async", "gevent")
 
 
 @pytest.mark.parametrize(
@@ -94,7 +96,7 @@ def test_load_spider_errors():
 
 def test_unpicklable_spider_is_refused_by_process_modes():
     local = lambda page: {"x": 1}  # noqa: E731 - a lambda cannot be pickled
-    for mode in ("multiprocess", "gevent"):
+    for mode in modes_where("spider_must_pickle"):
         with pytest.raises(UsageError, match="picklable"):
             crawlkit.crawl("http://127.0.0.1:9/", mode=mode, spider=local)
 

@@ -90,7 +90,7 @@ def test_strategy_facts_live_on_the_strategies():
             assert isinstance(getattr(cls, fact), bool), (name, fact)
         assert cls.http_client in {"requests", "aiohttp", "geventhttpclient"}
     assert modes_where("fixed_concurrency") == ("sync",)
-    assert set(modes_where("spider_must_pickle")) == {"multiprocess", "gevent"}
+    assert set(modes_where("spider_must_pickle")) == {"multiprocess", "processes", "gevent"}
     assert CrawlSettings(mode="sync", concurrency=9).effective_concurrency == 1
     assert CrawlSettings(mode="threaded", concurrency=9).effective_concurrency == 9
     assert tuple(STRATEGIES) == crawlkit.MODES

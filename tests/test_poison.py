@@ -327,7 +327,7 @@ def test_ctrl_c_to_the_process_group_stops_gracefully_and_resumes(mode, tmp_path
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["multiprocess", "gevent"])
+@pytest.mark.parametrize("mode", crawlkit.fetchers.modes_where("spider_must_pickle"))
 def test_a_worker_process_that_dies_leaves_records_and_the_crawl_goes_on(mode, small_site):
     result = crawl_or_hang(urls_or_spider=small_site.url + "/page/1", mode=mode,
                            spider=DyingSpider, follow=True, concurrency=1, retries=1)

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from crawlkit import MODES
 from crawlkit.lab.demo import SiteSpec, reachable_urls
 from crawlkit.urls import canonicalize
 from test_cli import assert_usage_error, run_cli
@@ -32,7 +33,7 @@ def _status(redis_url, job):
     return json.loads(proc.stdout)
 
 
-def test_three_workers_share_one_crawl(redis_url, tmp_path, site_factory):
+def test_a_worker_of_each_mode_shares_one_crawl(redis_url, tmp_path, site_factory):
     # each worker keeps 4 requests in flight on a 100 ms site: one alone would need
     # about 5 s, so every worker has started while work is left
     spec = SiteSpec(pages=100, links=5, latency=0.1)
@@ -41,8 +42,8 @@ def test_three_workers_share_one_crawl(redis_url, tmp_path, site_factory):
     seeds.write_text(site.url + "/\n")
     clean = reachable_urls(spec, site.url)
     job = "share"
-    outs = [tmp_path / f"w{i}.jsonl" for i in range(3)]
-    modes = ["async", "threaded", "gevent"]
+    modes = MODES  # every strategy can be a worker of a shared crawl
+    outs = [tmp_path / f"w{i}.jsonl" for i in range(len(modes))]
     procs = [_start("crawl", str(seeds), "--follow", "--mode", mode, "--frontier", redis_url,
                     "--job", job, "--out", str(out), "--quiet", "--concurrency", "4",
                     "--per-host", "64")

@@ -503,7 +503,7 @@ def requests_crawl(tmp_path, site_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["async", "multiprocess"])
+@pytest.mark.parametrize("mode", MODES)
 def test_kill_9_then_resume_keeps_callbacks_meta_bodies_and_priorities(
         mode, tmp_path, requests_crawl):
     start, clean = requests_crawl

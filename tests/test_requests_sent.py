@@ -17,13 +17,13 @@ import pytest
 
 import crawlkit
 from crawlkit import MODES, CrawlSettings, DefaultSpider, Outcome, Request
-from crawlkit.fetchers import get_fetcher
+from crawlkit.fetchers import get_fetcher, modes_where
 from crawlkit.http import outgoing
 from crawlkit.process import Processor
 from servers import Recorded, RecordingServer
 
 # modes whose fetcher starts processes
-_SLOW = {"multiprocess", "gevent"}
+_SLOW = set(modes_where("spider_in_process", False))  # they start processes
 MODE_PARAMS = [pytest.param(m, marks=pytest.mark.slow) if m in _SLOW else m for m in MODES]
 
 USER_AGENT = "crawlkit-test/1.0"

@@ -1,5 +1,5 @@
 """The scraping examples (listing -> detail with meta and CSV, JSON API, sitemap rules,
-form POST, a login form with cookies), each run in every mode: the same lines in all six."""
+form POST, a login form with cookies), each run in every mode: the same lines in all of them."""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ import crawlkit
 from crawlkit import CrawlSettings, Request, Spider, UsageError
 from crawlkit.cli import spider_error_printer
 from crawlkit.crawler import _ENGINE_REPORTS_SPIDER_ERRORS, Crawler
+from crawlkit.fetchers import modes_where
 from crawlkit.lab.shop import CATEGORIES, ShopSite
 from test_cli import HERE, assert_usage_error, run_cli
 
@@ -68,7 +69,7 @@ def test_spider_from_a_file_in_the_current_directory(ref, tmp_path, demo_site):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["multiprocess", "gevent"])
+@pytest.mark.parametrize("mode", modes_where("spider_must_pickle"))
 def test_worker_processes_import_a_spider_file_from_another_directory(mode, tmp_path,
                                                                       demo_site):
     spider = _write_spider(tmp_path / "elsewhere" / f"spiders_{mode}.py", demo_site.url)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from crawlkit import MODES
 from crawlkit.urls import canonicalize
 from test_cli import HERE, assert_usage_error, run_cli
 
@@ -62,7 +63,7 @@ def crawl_setup(tmp_path, site_factory):
     return seeds, _records(clean)
 
 
-@pytest.mark.parametrize("mode", ["async", "threaded", "multiprocess", "gevent"])
+@pytest.mark.parametrize("mode", MODES)
 def test_kill_9_at_several_points_then_resume(mode, tmp_path, crawl_setup):
     seeds, clean = crawl_setup
     state, out = tmp_path / "crawl.db", tmp_path / "out.jsonl"

@@ -1,4 +1,4 @@
-"""crawlkit: one crawl, six concurrency strategies, measured side by side."""
+"""crawlkit: one crawl, seven concurrency strategies, measured side by side."""
 
 from __future__ import annotations
 

@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every ``crawlkit`` subcommand."""
     parser = _Parser(
         prog="crawlkit",
-        description="One crawl, six concurrency strategies, measured side by side.",
+        description="One crawl, seven concurrency strategies, measured side by side.",
     )
     parser.add_argument("--version", action="version", version=f"crawlkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)

@@ -298,7 +298,7 @@ class Timing:
         download: from the headers to the last byte of the body.
         parse: decoding, title and link extraction and the spider.
         transfer: moving the page to a worker process and the outcome back
-            (``multiprocess`` only).
+            (``multiprocess``), or the outcome back (``processes``); 0 elsewhere.
     """
 
     queued: float = 0.0

@@ -23,6 +23,7 @@ STRATEGIES: dict[str, str] = {
     "threaded": "crawlkit.fetchers.threaded:ThreadedFetcher",
     "threadpool": "crawlkit.fetchers.threadpool:ThreadPoolFetcher",
     "multiprocess": "crawlkit.fetchers.multiprocess:MultiprocessFetcher",
+    "processes": "crawlkit.fetchers.processes:ProcessesFetcher",
     "async": "crawlkit.fetchers.aio:AsyncFetcher",
     "gevent": "crawlkit.fetchers.green:GeventFetcher",
 }

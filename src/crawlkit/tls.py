@@ -3,7 +3,7 @@
 By default each HTTP library verifies against its usual store (requests:
 certifi's bundle; aiohttp and geventhttpclient: the system's). A bundle named
 by ``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE`` or ``SSL_CERT_FILE`` (first one
-set wins) replaces that store for all six strategies alike, so a crawl behind
+set wins) replaces that store for all seven strategies alike, so a crawl behind
 a corporate proxy or of a test server with its own CA verifies in every mode.
 """
 

@@ -29,7 +29,7 @@ from ..process import Processor
 from ..settings import CrawlSettings
 from .aio_runner import AiohttpRunner
 from .base import WORKER_DIED, failed_outcome, process_safely
-from .procutil import die_with_parent, ignore_interrupts, interrupts_blocked
+from .procutil import die_with_parent, ignore_interrupts, interrupts_blocked, worker_count
 
 _WORKER_PROCESSOR: Processor | None = None
 
@@ -51,14 +51,6 @@ def _process_in_worker(result: FetchResult) -> tuple[Outcome, float, float]:
     started = time.perf_counter()  # CLOCK_MONOTONIC: comparable across processes on Linux
     outcome = process_safely(_WORKER_PROCESSOR, result)
     return outcome, started, time.perf_counter()
-
-
-def worker_count() -> int:
-    """Processes in the parse pool: one per core this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 class MultiprocessFetcher:

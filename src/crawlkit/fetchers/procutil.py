@@ -11,11 +11,20 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import os
 import signal
 import sys
 from collections.abc import Iterator
 
 _PR_SET_PDEATHSIG = 1
+
+
+def worker_count() -> int:
+    """Worker processes to start by default: one per core this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def die_with_parent() -> None:

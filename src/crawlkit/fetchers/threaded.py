@@ -1,14 +1,19 @@
-"""``threaded``: N ``threading.Thread`` workers pulling from one ``queue.Queue``.
+"""``threaded``: N ``threading.Thread`` workers taking requests from a hand-off
+guarded by one ``threading.Condition``.
 
 Each worker owns its requests.Session (sessions are not shared between
 threads), fetches, runs the shared processor in its own thread, and hands the
-outcome back. A ``threading.Event`` tells the workers to stop.
+outcome back. The hand-off holds the requests waiting for a free worker and the
+order to stop, under one Condition: a worker waits on it until there is a request
+to take or the crawl is closing, so one primitive replaces a queue, a stop event
+and one sentinel per worker. It is bounded by the engine, which never keeps more
+than N requests in flight.
 """
 
 from __future__ import annotations
 
-import queue
 import threading
+from collections import deque
 from typing import ClassVar
 
 from ..http import sync as http_sync
@@ -16,6 +21,35 @@ from ..models import Outcome, Request
 from ..process import Processor
 from ..settings import CrawlSettings
 from .base import OutcomeQueue, failed_outcome
+
+
+class HandOff:
+    """Requests on their way from the engine's thread to the worker threads."""
+
+    def __init__(self) -> None:
+        # protects _waiting and _closed; workers wait on it for either to change
+        self._changed = threading.Condition()
+        self._waiting: deque[Request] = deque()
+        self._closed = False
+
+    def put(self, request: Request) -> None:
+        """Called by the engine: wake one idle worker for ``request``."""
+        with self._changed:
+            self._waiting.append(request)
+            self._changed.notify()
+
+    def take(self) -> Request | None:
+        """Called by a worker: the next request, waiting for one; ``None`` once closed
+        (requests still waiting then are abandoned)."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._waiting or self._closed)
+            return None if self._closed else self._waiting.popleft()
+
+    def close(self) -> None:
+        """Wake every worker, for good."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
 
 
 class _Worker(threading.Thread):
@@ -27,27 +61,19 @@ class _Worker(threading.Thread):
         owner = self.owner
         session = http_sync.new_session(owner.settings, pool_size=1)
         try:
-            while not owner.stopping.is_set():
-                request = owner.requests.get()
-                if request is None:
-                    break
-                with owner.lock:
-                    owner.busy += 1
+            while (request := owner.requests.take()) is not None:
                 try:
                     outcome = owner.processor(http_sync.fetch(session, request, owner.settings))
                 except BaseException as exc:  # SystemExit too: this thread must live on
                     outcome = failed_outcome(owner.processor, request, exc)
-                finally:
-                    with owner.lock:
-                        owner.busy -= 1
-                        owner.done += 1
                 owner.outcomes.put(outcome)
         finally:
             session.close()
 
 
 class ThreadedFetcher:
-    """Hand-rolled thread workers: Thread subclass, Queue, Lock and Event."""
+    """Hand-rolled thread workers: Thread subclass, a Condition hand-off, and a
+    queue of outcomes back."""
 
     name: ClassVar[str] = "threaded"
     fixed_concurrency: ClassVar[bool] = False
@@ -58,15 +84,8 @@ class ThreadedFetcher:
     def start(self, settings: CrawlSettings, processor: Processor) -> None:
         self.settings = settings
         self.processor = processor
-        # requests waiting for a free worker; None tells one worker to exit
-        self.requests: queue.Queue[Request | None] = queue.Queue()
+        self.requests = HandOff()
         self.outcomes = OutcomeQueue()
-        # set once by close(): workers finish the request in hand and exit
-        self.stopping = threading.Event()
-        # protects busy and done, which every worker updates
-        self.lock = threading.Lock()
-        self.busy = 0
-        self.done = 0
         self.threads = [_Worker(self, i) for i in range(settings.effective_concurrency)]
         for thread in self.threads:
             thread.start()
@@ -78,8 +97,6 @@ class ThreadedFetcher:
         return self.outcomes.drain(timeout)
 
     def close(self) -> None:
-        self.stopping.set()
-        for _ in self.threads:
-            self.requests.put(None)
+        self.requests.close()  # each worker finishes the request in hand and exits
         for thread in self.threads:
             thread.join(timeout=self.settings.timeout + 1)

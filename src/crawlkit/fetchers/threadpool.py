@@ -1,12 +1,15 @@
 """``threadpool``: ``concurrent.futures.ThreadPoolExecutor``, submit + as_completed.
 
 Each submitted future fetches and processes one page in a pool thread; the
-engine collects finished futures with ``as_completed``.
+engine collects finished futures through ``as_completed``, the stream of futures
+in the order they finish: :meth:`ThreadPoolFetcher.completed` waits on it for the
+first, then reads on while it yields futures already finished.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from concurrent.futures import TimeoutError as FuturesTimeout
 from typing import ClassVar
@@ -61,14 +64,21 @@ class ThreadPoolFetcher:
     def submit(self, request: Request) -> None:
         self._pending.add(self._pool.submit(self._work, request))
 
-    def completed(self, timeout: float | None = None) -> list[Outcome]:
+    def _finished(self, timeout: float | None) -> Iterator[Future[Outcome]]:
+        """The pending futures as they finish, until ``timeout`` (0: those finished
+        now) has passed; each leaves the pending set as it is yielded."""
         try:
-            next(iter(as_completed(self._pending, timeout)))  # waits for the first to finish
+            for future in as_completed(self._pending, timeout):  # a copy: we may remove
+                self._pending.discard(future)
+                yield future
         except FuturesTimeout:
+            return
+
+    def completed(self, timeout: float | None = None) -> list[Outcome]:
+        first = next(self._finished(timeout), None)  # waits for the first to finish
+        if first is None:
             return []
-        done = [future for future in self._pending if future.done()]
-        self._pending.difference_update(done)
-        return [future.result() for future in done]
+        return [first.result(), *(future.result() for future in self._finished(0))]
 
     def close(self) -> None:
         for future in self._pending:

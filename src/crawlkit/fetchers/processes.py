@@ -1,0 +1,360 @@
+"""``processes``: N ``multiprocessing.Process`` workers, each fetching with requests
+and parsing, so every core does both.
+
+How ``--concurrency`` maps: there are ``P = min(cores, concurrency)`` worker
+processes (one per core by default), and each runs ``ceil(concurrency / P)``
+threads, each with its own requests.Session; the engine keeps at most
+``concurrency`` requests in flight, and the parent gives each request to the
+worker holding the fewest, so no worker holds more than it has threads. The
+page's parse and the spider run in the thread that fetched it, in that worker.
+
+The multiprocessing primitives, and what each one is for:
+
+* a ``multiprocessing.Queue`` per worker carries requests from the engine to it
+  (its feeder thread keeps :meth:`ProcessesFetcher.submit` from ever blocking);
+* a one-way ``multiprocessing.Pipe`` per worker carries outcomes back: the parent
+  waits on every worker's pipe and every worker's process sentinel at once
+  (``multiprocessing.connection.wait``), so a death is seen as soon as an outcome;
+* two ``multiprocessing.Value`` per worker count pages fetched and bytes received,
+  live, for :meth:`ProcessesFetcher.counters`;
+* a ``multiprocessing.Event`` per worker tells it to stop.
+
+Each worker has its own of each, never one shared by all, because a lock inside a
+process-shared Queue, Value or Event is not released when its holder is killed: a
+worker killed while waiting on a shared Queue (``get`` holds the reader's lock while
+it waits) or on a shared Event would hang every other worker, or the parent's
+``set()``. What a dead worker owned is dropped with it; the Values are lock-free
+(each is written by one process, its threads serialised by a thread lock).
+
+A worker that dies (``kill -9``, ``os._exit`` in a spider, the OOM killer) is seen
+through its sentinel: the outcomes it sent before dying are read, each request it
+still held gets the transient error ``worker process died`` (retried like a network
+error, then recorded), and a new worker takes its place. Workers start with the
+``spawn`` method, so the spider must be importable and picklable; they ignore SIGINT
+(the parent stops them when it closes) and die with the parent.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import math
+import multiprocessing
+import os
+import pickle
+import threading
+import time
+from dataclasses import dataclass, replace
+from multiprocessing.connection import Connection, wait
+from multiprocessing.context import SpawnContext, SpawnProcess
+from multiprocessing.queues import Queue as ProcessQueue
+from multiprocessing.synchronize import Event as ProcessEvent
+from typing import ClassVar
+
+from ..errors import FetcherError, UsageError
+from ..http import sync as http_sync
+from ..models import FetchResult, Outcome, Request
+from ..process import Processor
+from ..settings import CrawlSettings
+from .base import WORKER_DIED, failed_outcome, process_safely
+from .procutil import die_with_parent, ignore_interrupts, interrupts_blocked, worker_count
+
+_READY = -1
+"""The ticket of the message a worker sends once it can take requests."""
+_BOOT_TIMEOUT = 60.0
+_STOP_GRACE = 10.0
+"""Seconds a worker told to stop may take to exit before it is killed."""
+
+
+@dataclass(frozen=True)
+class Counters:
+    """What the workers have done so far, read live from shared memory.
+
+    Attributes:
+        fetched: responses (or fetch errors) the workers finished, outcomes sent or not.
+        bytes: body bytes they received.
+    """
+
+    fetched: int
+    bytes: int
+
+
+def _sendable(processor: Processor, ticket: int, outcome: Outcome) -> bytes:
+    """``(ticket, outcome, now)`` pickled; an outcome that cannot be pickled is
+    replaced by a failed record for its request, so the parent never waits for it."""
+    try:
+        return pickle.dumps((ticket, outcome, time.perf_counter()), pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:  # pickle raises many types
+        outcome = failed_outcome(processor, outcome.request,
+                                 RuntimeError(f"outcome cannot be sent: {exc}"))
+    try:
+        return pickle.dumps((ticket, outcome, time.perf_counter()), pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        bare = Outcome(outcome.request, outcome.request.url, None,
+                       "internal error: outcome cannot be sent")
+        return pickle.dumps((ticket, bare, time.perf_counter()), pickle.HIGHEST_PROTOCOL)
+
+
+def worker_main(
+    payload: bytes,
+    threads: int,
+    inbox: ProcessQueue[bytes],
+    outbox: Connection,
+    fetched: ctypes.c_longlong,
+    received: ctypes.c_longlong,
+    stop: ProcessEvent,
+) -> None:
+    """Entry point of a worker process: ``threads`` threads fetch and process the
+    requests of ``inbox`` and send each outcome on ``outbox``, until ``stop`` is set."""
+    ignore_interrupts()
+    die_with_parent()
+    processor, settings = pickle.loads(payload)
+    # protects the write end of outbox (a message must never interleave with another)
+    # and the increments of fetched and received; threads of this process only
+    lock = threading.Lock()
+
+    def serve() -> None:
+        session = http_sync.new_session(settings, pool_size=1)
+        while True:
+            ticket, request = pickle.loads(inbox.get())
+            try:
+                result = http_sync.fetch(session, request, settings)
+            except BaseException as exc:  # SystemExit too: the parent waits for this outcome
+                outcome = failed_outcome(processor, request, exc)
+            else:
+                with lock:
+                    fetched.value += 1
+                    received.value += len(result.body)
+                outcome = process_safely(processor, result)
+            message = _sendable(processor, ticket, outcome)
+            with lock:
+                outbox.send_bytes(message)
+
+    def run() -> None:
+        try:
+            serve()
+        except BaseException:
+            # this thread's machinery broke (the parent is gone, a request that cannot
+            # be unpickled here): end the process, so the parent makes records of what
+            # it held rather than wait for them
+            os._exit(70)
+
+    for index in range(threads):
+        threading.Thread(target=run, name=f"crawlkit-process-worker-{index}",
+                         daemon=True).start()
+    with lock:
+        outbox.send_bytes(pickle.dumps((_READY, None, 0.0)))
+    stop.wait()  # the threads are daemons: they end with the process
+
+
+class _Worker:
+    """One worker process and what the parent keeps about it (engine thread only)."""
+
+    def __init__(self, ctx: SpawnContext, payload: bytes, threads: int) -> None:
+        # requests for this worker, pickled by submit(); read only by its threads
+        self.inbox: ProcessQueue[bytes] = ctx.Queue()
+        # this worker's outcomes, each one message; read here, written by its threads
+        self.outcomes, outbox = ctx.Pipe(duplex=False)
+        # lock-free: written by the worker only (under its thread lock), read here
+        self.fetched: ctypes.c_longlong = ctx.Value("q", 0, lock=False)
+        self.received: ctypes.c_longlong = ctx.Value("q", 0, lock=False)
+        self.stop = ctx.Event()  # set once by the parent: the worker exits
+        self.process: SpawnProcess = ctx.Process(
+            target=worker_main,
+            args=(payload, threads, self.inbox, outbox, self.fetched, self.received, self.stop),
+            name="crawlkit-process-worker",
+            daemon=True,
+        )
+        with interrupts_blocked():  # no Ctrl-C kills it before it ignores SIGINT
+            self.process.start()
+        outbox.close()  # the worker holds the only write end: its death ends the pipe
+        self.ready = False
+        self.in_flight: dict[int, Request] = {}  # by ticket: sent, no outcome back yet
+
+    def dispose(self) -> int | None:
+        """Drop the queue, the pipe and the process (ended, or told to end); return
+        its exit code."""
+        self.inbox.close()
+        self.inbox.cancel_join_thread()  # a dead reader must not hold up this process's exit
+        self.outcomes.close()
+        self.process.join(timeout=_STOP_GRACE)
+        if self.process.exitcode is None:
+            self.process.kill()
+            self.process.join()
+        code = self.process.exitcode
+        self.process.close()
+        return code
+
+
+class ProcessesFetcher:
+    """``multiprocessing.Process`` workers, each fetching (requests) and parsing in a
+    few threads; Queue in, Pipe back, Values for live counters, an Event to stop.
+
+    Args:
+        processes: worker processes (default: one per core this process may run on);
+            never more than the crawl's concurrency.
+
+    Raises:
+        UsageError: ``processes`` is below 1.
+    """
+
+    name: ClassVar[str] = "processes"
+    fixed_concurrency: ClassVar[bool] = False
+    spider_in_process: ClassVar[bool] = False
+    spider_must_pickle: ClassVar[bool] = True
+    http_client: ClassVar[str] = "requests"
+
+    def __init__(self, processes: int | None = None) -> None:
+        if processes is not None and processes < 1:
+            raise UsageError(f"processes must be at least 1, not {processes}")
+        self._processes = processes
+
+    def start(self, settings: CrawlSettings, processor: Processor) -> None:
+        try:
+            self._payload = pickle.dumps((processor, settings))
+        except Exception as exc:
+            raise UsageError(
+                f"the processes mode needs a picklable spider defined at module level: {exc}"
+            ) from exc
+        self._processor = processor
+        concurrency = settings.effective_concurrency
+        count = min(self._processes or worker_count(), concurrency)
+        self._threads = math.ceil(concurrency / count)
+        self._ctx = multiprocessing.get_context("spawn")
+        self._tickets = itertools.count()
+        self._retired = Counters(0, 0)  # what workers that are gone had counted
+        self.restarts = 0
+        """Workers started to replace one that died."""
+        self.exit_codes: list[int | None] = []
+        """The exit code of each worker that ended, in order: 0 for one the stop Event
+        ended, minus the signal's number for one killed."""
+        # Every worker is started from the engine's thread (here and in completed()),
+        # which lives until close() has stopped them: Linux's parent-death signal
+        # (die_with_parent) fires when the *thread* that started a process ends.
+        self._workers: list[_Worker] = []
+        try:
+            for _ in range(count):
+                self._workers.append(_Worker(self._ctx, self._payload, self._threads))
+            self._await_ready()
+        except BaseException:
+            self.close()
+            raise
+
+    def _await_ready(self) -> None:
+        """Wait until every worker can take requests (spawn, imports, the spider), so
+        their start-up counts as start-up and not as the first pages' latency."""
+        deadline = time.monotonic() + _BOOT_TIMEOUT
+        while not all(worker.ready for worker in self._workers):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise FetcherError("processes worker did not start within "
+                                   f"{_BOOT_TIMEOUT:.0f} s")
+            self._receive(left)  # nothing is submitted yet: only "ready" can come
+
+    def worker_pids(self) -> tuple[int | None, ...]:
+        """The process id of each worker now running."""
+        return tuple(worker.process.pid for worker in self._workers)
+
+    def holding(self) -> dict[int | None, int]:
+        """How many requests each worker holds (sent, no outcome back), by process id."""
+        return {worker.process.pid: len(worker.in_flight) for worker in self._workers}
+
+    def counters(self) -> Counters:
+        """Pages fetched and bytes received by every worker so far, read from shared
+        memory without a lock; callable from any thread (while a dead worker is being
+        replaced, its count may show twice for a moment)."""
+        fetched, received = self._retired.fetched, self._retired.bytes
+        for worker in self._workers:
+            fetched += worker.fetched.value
+            received += worker.received.value
+        return Counters(fetched, received)
+
+    def submit(self, request: Request) -> None:
+        ticket = next(self._tickets)
+        # pickled here, not by the queue's feeder thread, which would drop a request it
+        # cannot pickle (a Request's meta is JSON, so none should fail)
+        message = pickle.dumps((ticket, request), pickle.HIGHEST_PROTOCOL)
+        worker = min(self._workers, key=lambda w: len(w.in_flight))
+        worker.in_flight[ticket] = request
+        worker.inbox.put(message)
+
+    def completed(self, timeout: float | None = None) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            outcomes += self._receive(left)
+            if outcomes or left == 0.0:
+                return outcomes
+
+    def _receive(self, timeout: float | None) -> list[Outcome]:
+        """Wait up to ``timeout`` for any worker to send or die; read every message
+        ready, and replace the workers that died."""
+        by_pipe = {worker.outcomes: worker for worker in self._workers}
+        by_sentinel = {worker.process.sentinel: worker for worker in self._workers}
+        ready = wait([*by_pipe, *by_sentinel], timeout)
+        outcomes: list[Outcome] = []
+        dead: list[_Worker] = []
+        for handle in ready:
+            if isinstance(handle, Connection):
+                worker = by_pipe[handle]
+                if not self._read(worker, outcomes):
+                    dead.append(worker)
+            else:
+                dead.append(by_sentinel[handle])  # type: ignore[index]
+        for worker in dict.fromkeys(dead):
+            outcomes += self._replace(worker)
+        return outcomes
+
+    def _read(self, worker: _Worker, into: list[Outcome]) -> bool:
+        """Read every message waiting on ``worker``'s pipe; False when the pipe ended."""
+        pipe = worker.outcomes
+        while pipe.poll():
+            try:
+                data = pipe.recv_bytes()
+            except (EOFError, OSError):  # the worker is gone
+                return False
+            try:
+                ticket, outcome, sent = pickle.loads(data)
+            except Exception as exc:
+                raise FetcherError(f"processes worker sent what cannot be read: {exc}") from exc
+            if ticket == _READY:
+                worker.ready = True
+                continue
+            del worker.in_flight[ticket]
+            transfer = max(0.0, time.perf_counter() - sent)
+            into.append(replace(outcome, timing=replace(outcome.timing, transfer=transfer)))
+        return True
+
+    def _replace(self, worker: _Worker) -> list[Outcome]:
+        """``worker`` died: read what it sent, make a record of each request it still
+        held, and start another in its place."""
+        outcomes: list[Outcome] = []
+        self._read(worker, outcomes)
+        for request in worker.in_flight.values():
+            result = FetchResult(request, None, {}, b"", WORKER_DIED)
+            outcomes.append(process_safely(self._processor, result))
+        code = worker.dispose()
+        self.exit_codes.append(code)
+        self._retire(worker)
+        index = self._workers.index(worker)
+        if not worker.ready:
+            self._workers.pop(index)
+            raise FetcherError(
+                f"processes worker process ended before it started: exit code {code}")
+        self._workers[index] = _Worker(self._ctx, self._payload, self._threads)
+        self.restarts += 1
+        return outcomes
+
+    def _retire(self, worker: _Worker) -> None:
+        self._retired = Counters(self._retired.fetched + worker.fetched.value,
+                                 self._retired.bytes + worker.received.value)
+
+    def close(self) -> None:
+        workers, self._workers = self._workers, []
+        for worker in workers:
+            if worker.process.exitcode is None:
+                worker.stop.set()
+        for worker in workers:
+            self.exit_codes.append(worker.dispose())
+            self._retire(worker)

@@ -18,6 +18,7 @@ from urllib.parse import urlencode, urljoin
 import orjson
 
 from .errors import InvalidURL, UsageError
+from .proxies import proxy_problem
 from .urls import canonicalize, safe_url
 
 if TYPE_CHECKING:
@@ -67,6 +68,10 @@ class Request:
     The remaining attributes are the crawl's own bookkeeping: ``depth`` (links from a
     seed), ``hops`` (the redirect chain that led here), ``queued_at``, ``attempt``
     (0, then 1, 2... for retries) and ``purpose`` (``"page"``, ``"robots"``).
+    ``proxy`` is the proxy URL the engine chose for one dispatch (see
+    :mod:`crawlkit.proxies`): not part of equality or the fingerprint, never
+    persisted, never carried to a retry or a redirect hop. ``meta["proxy"]`` asks
+    for a proxy (``None`` for none); a bad proxy URL there raises UsageError.
     """
 
     url: str
@@ -83,6 +88,7 @@ class Request:
     queued_at: float
     attempt: int
     purpose: str
+    proxy: str | None = field(default=None, compare=False, repr=False)
 
     def __init__(
         self,
@@ -103,6 +109,7 @@ class Request:
         queued_at: float = 0.0,
         attempt: int = 0,
         purpose: str = "page",
+        proxy: str | None = None,
     ) -> None:
         pairs = _header_pairs(headers)
         if sum(x is not None for x in (body, data)) + (json is not _NO_JSON) > 1:
@@ -127,6 +134,10 @@ class Request:
                 raise UsageError(f"Request meta must be a dict, not {type(meta).__name__}")
             meta = dict(meta)
             _dumps(meta, "meta")
+            if meta.get("proxy"):
+                problem = proxy_problem(meta["proxy"])
+                if problem is not None:
+                    raise UsageError(f"Request meta proxy: {problem}")
         setattr_ = object.__setattr__
         setattr_(self, "url", url if purpose != "page" else safe_url(url))
         setattr_(self, "callback", _method_name(callback, "callback"))
@@ -145,6 +156,7 @@ class Request:
         setattr_(self, "queued_at", queued_at)
         setattr_(self, "attempt", attempt)
         setattr_(self, "purpose", purpose)
+        setattr_(self, "proxy", proxy)
 
     def __hash__(self) -> int:
         # the generated hash would fail on ``meta`` (a dict): hash what identifies the

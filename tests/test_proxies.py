@@ -141,6 +141,7 @@ def test_the_cli_refuses_a_bad_proxy_in_one_line_with_exit_2() -> None:
                            "socks5://u:secret@127.0.0.1:1080", "http://127.0.0.1:9/"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "only http:// proxies" in done.stderr
     assert "secret" not in done.stderr
     assert "Traceback" not in done.stderr
@@ -395,3 +396,40 @@ def test_a_refused_connect_is_a_proxy_error(mode: str, tinyproxy, tls_target) ->
     assert [r["error"] for r in result] == ["proxy error"]
     assert tls_target.headers == []
     assert result.stats.proxies == {proxy.bare: {"requests": 1, "failures": 1}}
+
+
+@slow
+def test_the_cli_summary_counts_per_proxy_without_the_password(tinyproxy, target,
+                                                               tmp_path: Path) -> None:
+    proxy = tinyproxy("cli", auth=True)
+    dead = f"http://user:secret@127.0.0.1:{closed_port()}"
+    seeds = tmp_path / "urls.txt"
+    seeds.write_text(target.url + "/a\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "crawlkit", "crawl", "--mode", "sync",
+                           "--ignore-robots", "--retry-backoff", "0", "--proxy", dead,
+                           "--proxy", proxy.url, str(seeds)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert [orjson.loads(line)["error"] for line in done.stdout.splitlines()] == [None]
+    assert (f"proxies: {dead.replace(':secret', '')} 1 requests, 1 failed, "
+            f"http://user@127.0.0.1:{proxy.port} 1 requests, 0 failed") in done.stderr
+    assert "secret" not in done.stderr and ":pass@" not in done.stderr
+
+
+@slow
+def test_the_dispatched_proxy_never_reaches_the_state_journal(tmp_path: Path, tinyproxy,
+                                                                target) -> None:
+    dead_port = closed_port()
+    live = tinyproxy("journal", auth=True)
+    # the redirect hops (/redirect answers 302 to /landed) are journaled whole
+    seeds = [Request(target.url + f"/redirect/{i}", meta={"i": i}) for i in range(3)]
+    result = crawlkit.crawl(seeds, mode="async", proxy=[f"http://u:secret@127.0.0.1:{dead_port}",
+                                                        live.url],
+                            retries=2, retry_backoff=0, state=tmp_path / "crawl.db",
+                            out=tmp_path / "out.jsonl")
+    assert result.stats.pages_ok == 4 and result.stats.retries >= 1
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("crawl.db*"))
+    assert b"meta" in stored or b'"i"' in stored  # the journal holds whole requests
+    for secret in (b"secret", b"user:pass", f"127.0.0.1:{dead_port}".encode(),
+                   f"127.0.0.1:{live.port}".encode()):
+        assert secret not in stored

@@ -36,6 +36,7 @@ from .errors import (
     UnsendableURL,
     check_encodings,
     failed_fetch,
+    reason_for,
 )
 from .netguard import check_host, resolve_public
 
@@ -167,12 +168,17 @@ def _send(
         # urlsplit refused it before requests could (prepare_url is skipped here)
         raise UnsendableURL(url) from exc
     except requests.ConnectionError as exc:
-        # the proxy could not be reached (ProxyError wraps the OS error or timeout of
-        # the connection to it), or it refused the CONNECT
-        if proxies and (isinstance(exc, requests.exceptions.ProxyError)
+        # the proxy could not be reached (ProxyError wraps the OS error of the
+        # connection to it), or it refused the CONNECT; a timeout stays a timeout, as
+        # aiohttp and geventhttpclient cannot tell a silent proxy from a slow target
+        if proxies and ((isinstance(exc, requests.exceptions.ProxyError)
+                         and reason_for(exc, _TIMEOUTS) is not Reason.TIMEOUT)
                         or _TUNNEL_REFUSED in str(exc)):
             raise ProxyFailed(parse_proxy(proxies["http"]).label) from exc
         raise
+
+
+_TIMEOUTS: ExceptionTable = (((TimeoutError, urllib3.exceptions.TimeoutError), Reason.TIMEOUT),)
 
 
 _TUNNEL_REFUSED = "Tunnel connection failed"

@@ -280,19 +280,25 @@ def test_rotation_is_sticky_per_origin_across_two_proxies(mode: str, tinyproxy) 
 
 
 @slow
+@pytest.mark.parametrize("robots", [False, True], ids=["page", "robots"])
 @pytest.mark.parametrize("mode", MODES)
-def test_a_dead_proxy_fails_over_to_the_next_and_is_counted(mode: str, tinyproxy,
-                                                              target) -> None:
-    dead = f"http://127.0.0.1:{closed_port()}"
+def test_a_dead_proxy_fails_over_to_the_next_and_is_counted(mode: str, robots: bool,
+                                                              tinyproxy, target) -> None:
+    # credentials too: the client must still tell a dead proxy from a dead target
+    dead = f"http://u:secret@127.0.0.1:{closed_port()}"
     live = tinyproxy("live")
     result = crawlkit.crawl([target.url + "/a"], mode=mode, proxy=[dead, live.url],
-                            obey_robots=False, retries=2, retry_backoff=0)
+                            obey_robots=robots, retries=2, retry_backoff=0)
     assert _ok(result) == [target.url + "/a"]
+    # the first request (robots.txt or the page) failed through the dead proxy and
+    # was retried through the live one, which the origin kept
+    assert sorted(r.target for r in target.records) == ["/a", "/robots.txt"][:1 + robots]
     assert {_via(r) for r in target.records} == {"live"}
     assert result.stats.retries == 1
-    assert result.stats.proxies == {dead: {"requests": 1, "failures": 1},
-                                    live.bare: {"requests": 1, "failures": 0}}
-    assert f"{dead} 1 requests, 1 failed" in result.stats.summary()
+    shown = dead.replace(":secret", "")
+    assert result.stats.proxies == {shown: {"requests": 1, "failures": 1},
+                                    live.bare: {"requests": 1 + robots, "failures": 0}}
+    assert f"{shown} 1 requests, 1 failed" in result.stats.summary()
 
 
 @slow
@@ -433,3 +439,42 @@ def test_the_dispatched_proxy_never_reaches_the_state_journal(tmp_path: Path, ti
     for secret in (b"secret", b"user:pass", f"127.0.0.1:{dead_port}".encode(),
                    f"127.0.0.1:{live.port}".encode()):
         assert secret not in stored
+
+
+@slow
+def test_the_dispatched_proxy_never_reaches_redis(redis_url: str, tmp_path: Path, tinyproxy,
+                                                  target) -> None:
+    import threading
+
+    import redis
+
+    dead_port = closed_port()
+    live = tinyproxy("redis", auth=True)
+    commands: list[str] = []  # appended by the monitor thread, read once it has ended
+    client = redis.Redis.from_url(redis_url)
+    ready = threading.Event()
+
+    def watch() -> None:
+        with client.monitor() as monitor:
+            ready.set()
+            for command in monitor.listen():
+                commands.append(command["command"])
+                if "end-of-proxy-test" in command["command"]:
+                    return
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    assert ready.wait(10)
+    seeds = [Request(target.url + f"/redirect/{i}", meta={"i": i}) for i in range(3)]
+    result = crawlkit.crawl(seeds, mode="threaded", frontier=redis_url, job="proxies",
+                            out=str(tmp_path / "out.jsonl"), retries=2, retry_backoff=0,
+                            proxy=[f"http://u:secret@127.0.0.1:{dead_port}", live.url])
+    client.echo("end-of-proxy-test")
+    watcher.join(10)
+    client.close()
+    assert result.stats.errors == {}
+    assert result.stats.pages_ok == 4 and result.stats.retries >= 1
+    written = "\n".join(commands)
+    assert "/landed" in written  # the redirect hop went through Redis whole
+    for secret in ("secret", "user:pass", f"127.0.0.1:{dead_port}", f"127.0.0.1:{live.port}"):
+        assert secret not in written

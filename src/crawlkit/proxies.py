@@ -231,10 +231,13 @@ class ProxyPool:
             self._sticky[origin] = (failed + 1) % len(rotation)
 
     def counts(self) -> dict[str, dict[str, int]]:
-        """Per proxy (by :attr:`Proxy.label`): ``requests`` sent through it and
-        ``failures`` of the proxy itself."""
-        return {label: {"requests": n, "failures": self._failures[label]}
-                for label, n in sorted(self._requests.items())}
+        """Per proxy (by :attr:`Proxy.label`; the ``--proxy`` list in its order, then
+        the others as first used): ``requests`` sent through it and ``failures`` of
+        the proxy itself."""
+        listed = [parse_proxy(url).label for url in self._rotation]
+        labels = dict.fromkeys([*(x for x in listed if x in self._requests), *self._requests])
+        return {label: {"requests": self._requests[label], "failures": self._failures[label]}
+                for label in labels}
 
 
 

@@ -178,7 +178,9 @@ def _send(
         raise
 
 
-_TIMEOUTS: ExceptionTable = (((TimeoutError, urllib3.exceptions.TimeoutError), Reason.TIMEOUT),)
+_TIMEOUTS: ExceptionTable = ((TimeoutError, Reason.TIMEOUT),)
+"""The socket timeout under urllib3's ConnectTimeoutError (not the class itself: a
+refused connection's NewConnectionError derives from it)."""
 
 
 _TUNNEL_REFUSED = "Tunnel connection failed"

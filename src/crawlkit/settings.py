@@ -161,7 +161,7 @@ class CrawlSettings:
                                   "(http://[user:pass@]host:port; repeat to rotate them over "
                                   "origins)", "--proxy", metavar="URL", check=proxy_problem,
                                   repeat=True)
-    proxy_env: bool = _opt(False, "use the proxies HTTP_PROXY, HTTPS_PROXY and NO_PROXY name "
+    proxy_env: bool = _opt(False, "take proxies from HTTP_PROXY, HTTPS_PROXY and NO_PROXY "
                            "(ignored by default)", "--proxy-env")
     allow_re: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
     deny_re: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)

@@ -145,9 +145,13 @@ async def fetch(
                 allow_redirects=False, skip_auto_headers=_NO_AUTO_HEADERS,
                 proxy=proxy, proxy_headers=proxy_headers,
             )
-        except (aiohttp.ClientProxyConnectionError, aiohttp.ClientHttpProxyError) as exc:
-            # the proxy could not be reached, or it refused the CONNECT (407...)
-            raise ProxyFailed(parse_proxy(request.proxy or "").label) from exc
+        except (aiohttp.ClientProxyConnectionError, aiohttp.ClientHttpProxyError,
+                aiohttp.ClientConnectorDNSError) as exc:
+            if proxy is None:
+                raise
+            # the proxy could not be reached (through a proxy, the only name aiohttp
+            # resolves is the proxy's), or it refused the CONNECT (407...)
+            raise ProxyFailed(parse_proxy(proxy).label) from exc
         async with sent as response:
             first_byte = time.perf_counter()
             status = response.status

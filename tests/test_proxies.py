@@ -3,6 +3,7 @@ a real proxy server: tinyproxy on a loopback port."""
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import socket
@@ -249,6 +250,23 @@ def test_proxy_credentials_never_reach_the_target(mode: str, tinyproxy, target) 
     assert record.header("Authorization") is None
     assert result.stats.proxies == {"http://user@" + proxy.bare[7:]: {"requests": 1,
                                                                       "failures": 0}}
+
+
+@slow
+@pytest.mark.parametrize("mode", MODES)
+def test_what_a_plain_proxy_receives(mode: str, target) -> None:
+    # the recording server plays the proxy: it sees what a proxy is sent, and answers
+    proxy = f"http://us%C3%A9r:p%C3%A4ss@127.0.0.1:{target.port}"
+    result = crawlkit.crawl(["http://site.test/a?b=2&a=1"], mode=mode, proxy=[proxy],
+                            obey_robots=False, retries=0)
+    assert [r["error"] for r in result] == [None]
+    record = target.one("http://")
+    assert record.line == "GET http://site.test/a?b=2&a=1 HTTP/1.1"  # absolute, as spelled
+    assert record.header("Host") == "site.test"
+    # the credentials in UTF-8 (tinyproxy's configuration cannot hold them), in every mode
+    assert record.header("Proxy-Authorization") == "Basic " + base64.b64encode(
+        "usér:päss".encode()).decode()
+    assert record.header("Authorization") is None
 
 
 @slow

@@ -139,7 +139,9 @@ class Clients:
         if https:
             ssl_options["server_hostname"] = host
         return HTTPClient(
-            connect_to, port,
+            # through a plain proxy the client sends an absolute URL, with the port it
+            # was given: none for the scheme's default, as the URL spells it
+            connect_to, None if proxy is not None and port == _DEFAULT_PORTS[scheme] else port,
             headers=headers,
             concurrency=self._per_host,
             connection_timeout=self._settings.timeout,

@@ -99,6 +99,11 @@ class _ExactAdapter(HTTPAdapter):
             return outgoing.absolute_target(url)
         return outgoing.target(url)
 
+    def proxy_headers(self, proxy: str) -> dict[str, str]:
+        # the credentials encoded as by the other clients (UTF-8), not as requests does
+        auth = parse_proxy(proxy).authorization
+        return {"Proxy-Authorization": auth} if auth is not None else {}
+
 
 class _GuardedAdapter(_ExactAdapter):
     """An adapter whose connections refuse non-public addresses (``--block-private``)."""

@@ -41,8 +41,6 @@ if TYPE_CHECKING:  # models and settings import this module
 
 __all__ = ["Proxy", "ProxyPool", "bypassed", "parse_proxy", "proxy_problem"]
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
 
 @dataclass(frozen=True, slots=True)
 class Proxy:
@@ -238,7 +236,6 @@ class ProxyPool:
         labels = dict.fromkeys([*(x for x in listed if x in self._requests), *self._requests])
         return {label: {"requests": self._requests[label], "failures": self._failures[label]}
                 for label in labels}
-
 
 
 def bypassed(host: str, port: int | None, no_proxy: str) -> bool:

@@ -217,7 +217,7 @@ FINAL = {
 }
 RETRIED = {
     Reason.TIMEOUT, Reason.REFUSED, Reason.RESET, Reason.DNS, Reason.TLS, Reason.TRUNCATED,
-    Reason.DISCONNECTED, Reason.CONNECTION, Reason.WORKER_DIED,
+    Reason.DISCONNECTED, Reason.CONNECTION, Reason.WORKER_DIED, Reason.PROXY,
 }
 
 

@@ -31,6 +31,7 @@ from .models import Outcome, Request
 from .politeness import Politeness
 from .process import Processor
 from .progress import Snapshot
+from .proxies import ProxyPool
 from .settings import CrawlSettings
 from .sinks import Sink
 from .spiders import Spider
@@ -86,6 +87,7 @@ class Engine:
         self.processor = processor if processor is not None else Processor(spider, settings)
         self.rng = random.Random()
         self.politeness = Politeness(settings, self.rng)
+        self.proxies = ProxyPool(settings)
         self._robots_now: deque[Request] = deque()
         self._robots_later: list[tuple[float, int, Request]] = []
         self._tiebreak = itertools.count()
@@ -185,7 +187,7 @@ class Engine:
                         break
                     if self.cookies is not None:
                         request = self.cookies.prepare(request)
-                    fetcher.submit(request)
+                    fetcher.submit(self.proxies.dispatch(request))
                     in_flight += 1
                 wake = None if self._stopping else self._wake_time(now)
                 if in_flight == 0:
@@ -225,6 +227,7 @@ class Engine:
             dropped=self._dropped,
             tracebacks=dict(self._tracebacks),
             fetch_latencies=tuple(self._latencies),
+            proxies=self.proxies.counts(),
         )
 
     def _next_request(self, now: float) -> Request | None:
@@ -273,6 +276,7 @@ class Engine:
         return float(self.settings.retry_backoff * 2**attempt * self.rng.uniform(0.5, 1.5))
 
     def _commit(self, outcome: Outcome) -> None:
+        outcome = self.proxies.settle(outcome)
         if self.cookies is not None:
             outcome = self.cookies.store(outcome)
         request = outcome.request

@@ -107,6 +107,8 @@ class Reason(str, Enum):
     DISCONNECTED = "server disconnected", False
     CONNECTION = "connection error", False
     WORKER_DIED = "worker process died", False  # the page may be fine: try it again
+    # the proxy failed (unreachable, 407, CONNECT refused): retried through the next one
+    PROXY = "proxy error", False
     # the response or the URL itself: the same again on every attempt
     TOO_LARGE = "too large", True
     TOO_MANY_ENCODINGS = "too many content encodings", True

@@ -18,6 +18,7 @@ from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 import orjson
 
 from .errors import FormError, InvalidURL, UsageError
+from .proxies import proxy_problem
 from .urls import canonicalize, safe_url
 
 if TYPE_CHECKING:
@@ -70,6 +71,10 @@ class Request:
     ``jar_cookie``: the ``Cookie`` value the engine's jar adds to this one dispatch
     (with ``cookies`` on). ``jar_cookie`` is not part of the fingerprint, is never
     persisted, and is cleared before the request is retried or redirected.
+    ``proxy`` is the proxy URL the engine chose for one dispatch (see
+    :mod:`crawlkit.proxies`): not part of equality or the fingerprint, never
+    persisted, never carried to a retry or a redirect hop. ``meta["proxy"]`` asks
+    for a proxy (``None`` for none); a bad proxy URL there raises UsageError.
     """
 
     url: str
@@ -87,6 +92,7 @@ class Request:
     attempt: int
     purpose: str
     jar_cookie: str
+    proxy: str | None = field(default=None, compare=False, repr=False)
 
     def __init__(
         self,
@@ -108,6 +114,7 @@ class Request:
         attempt: int = 0,
         purpose: str = "page",
         jar_cookie: str = "",
+        proxy: str | None = None,
     ) -> None:
         pairs = _header_pairs(headers)
         if sum(x is not None for x in (body, data)) + (json is not _NO_JSON) > 1:
@@ -132,6 +139,10 @@ class Request:
                 raise UsageError(f"Request meta must be a dict, not {type(meta).__name__}")
             meta = dict(meta)
             _dumps(meta, "meta")
+            if meta.get("proxy"):
+                problem = proxy_problem(meta["proxy"])
+                if problem is not None:
+                    raise UsageError(f"Request meta proxy: {problem}")
         setattr_ = object.__setattr__
         setattr_(self, "url", url if purpose != "page" else safe_url(url))
         setattr_(self, "callback", _method_name(callback, "callback"))
@@ -151,6 +162,7 @@ class Request:
         setattr_(self, "attempt", attempt)
         setattr_(self, "purpose", purpose)
         setattr_(self, "jar_cookie", jar_cookie)
+        setattr_(self, "proxy", proxy)
 
     def __hash__(self) -> int:
         # the generated hash would fail on ``meta`` (a dict): hash what identifies the

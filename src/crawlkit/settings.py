@@ -18,6 +18,7 @@ from typing import Any, TypedDict
 
 from ._version import __version__
 from .errors import UnknownMode, UsageError
+from .proxies import proxy_problem
 from .strategies import known_modes, strategy_class
 
 DEFAULT_USER_AGENT = f"crawlkit/{__version__} (+https://pypi.org/project/crawlkit/)"
@@ -158,6 +159,12 @@ class CrawlSettings:
     block_private: bool = _opt(False, "refuse hosts resolving to loopback, private, link-local "
                                "or other non-global addresses (checked at every hop)",
                                "--block-private")
+    proxy: tuple[str, ...] = _opt((), "send requests through the HTTP proxy URL "
+                                  "(http://[user:pass@]host:port; repeat to rotate them over "
+                                  "origins)", "--proxy", metavar="URL", check=proxy_problem,
+                                  repeat=True)
+    proxy_env: bool = _opt(False, "take proxies from HTTP_PROXY, HTTPS_PROXY and NO_PROXY "
+                           "(ignored by default)", "--proxy-env")
     allow_re: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
     deny_re: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
 
@@ -168,6 +175,7 @@ class CrawlSettings:
                               f"{', '.join(known_modes())}")
         object.__setattr__(self, "allow", tuple(self.allow))
         object.__setattr__(self, "deny", tuple(self.deny))
+        object.__setattr__(self, "proxy", tuple(self.proxy))
         for name, option in OPTIONS.items():
             value = getattr(self, name)
             if option.check is None or (value is None and option.optional):
@@ -229,6 +237,8 @@ class CrawlOptions(TypedDict, total=False):
     retry_after_cap: float
     cookies: bool
     block_private: bool
+    proxy: Sequence[str]
+    proxy_env: bool
 
 
 def _options() -> dict[str, Option]:

@@ -35,6 +35,8 @@ class Stats:
         dropped: items the spider's ``process_item`` dropped.
         tracebacks: the first traceback of each distinct spider error, by reason.
         fetch_latencies: seconds from request start to full body, one per fetch.
+        proxies: per proxy (shown without its password): ``requests`` sent through
+            it and ``failures`` of the proxy itself (each retried through the next).
     """
 
     mode: str
@@ -54,6 +56,7 @@ class Stats:
     dropped: int = 0
     tracebacks: dict[str, str] = field(default_factory=dict, repr=False)
     fetch_latencies: tuple[float, ...] = field(default=(), repr=False)
+    proxies: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def pages(self) -> int:
@@ -83,6 +86,10 @@ class Stats:
         if self.refused:
             every = Counter(self.refused).most_common()
             line += "; not followed: " + ", ".join(f"{reason} x{n}" for reason, n in every)
+        if self.proxies:
+            line += "; proxies: " + ", ".join(
+                f"{label} {n['requests']} requests, {n['failures']} failed"
+                for label, n in self.proxies.items())
         return line
 
     def as_dict(self) -> dict[str, Any]:
@@ -103,4 +110,5 @@ class Stats:
             "refused": dict(self.refused),
             "left_queued": self.left_queued,
             "dropped": self.dropped,
+            "proxies": {label: dict(n) for label, n in self.proxies.items()},
         }

@@ -60,6 +60,11 @@ class Deadline(Exception):
     """Raised inside a fetch when the total timeout passes while the body streams."""
 
 
+class ProxyFailed(Exception):
+    """Raised inside a fetch when the proxy itself failed: it could not be reached,
+    refused the credentials (407) or refused to open a CONNECT tunnel."""
+
+
 class UnsendableURL(ValueError):
     """Raised inside a fetch for a URL the client cannot send (scheme, host or port)."""
 
@@ -71,6 +76,7 @@ class UnsendableRequest(UnsendableURL):
 
 
 FIRST: ExceptionTable = (
+    (ProxyFailed, Reason.PROXY),
     (BodyTooLarge, Reason.TOO_LARGE),
     (BlockedAddress, Reason.BLOCKED_PRIVATE),
     (TooManyEncodings, Reason.TOO_MANY_ENCODINGS),

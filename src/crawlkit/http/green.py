@@ -6,7 +6,9 @@ email package, the urllib3 pool); geventhttpclient parses responses with llhttp
 in C and keeps one small connection pool per origin. This module keeps the
 contract of :mod:`crawlkit.http.sync`: one request sent as built (see
 :mod:`.outgoing`), no redirects followed, no cookies, no proxies from the
-environment, the whole fetch inside
+environment (only the request's own, through geventhttpclient's proxy support:
+the absolute URL to a plain HTTP proxy, a CONNECT tunnel for https), the whole
+fetch inside
 ``settings.timeout``, the body bounded by ``settings.max_bytes`` after
 decompression, and the SSRF guard checking the address it connects to.
 
@@ -20,6 +22,7 @@ Import it only in a process gevent has monkey-patched.
 
 from __future__ import annotations
 
+import socket
 import time
 from collections import OrderedDict
 from urllib.parse import urlsplit
@@ -31,6 +34,7 @@ from geventhttpclient.response import HTTPConnectionClosed, HTTPParseError
 
 from ..errors import Reason
 from ..models import FetchResult, Request
+from ..proxies import parse_proxy
 from ..settings import CrawlSettings
 from ..tls import ca_bundle
 from . import outgoing
@@ -41,11 +45,12 @@ from .errors import (
     BodyTooLarge,
     Deadline,
     ExceptionTable,
+    ProxyFailed,
     TruncatedBody,
     UnsendableURL,
     failed_fetch,
 )
-from .netguard import check_ip, is_ip_literal, resolve_public
+from .netguard import check_host, check_ip, is_ip_literal, resolve_public
 
 CHUNK = 64 * 1024
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -77,11 +82,12 @@ class Clients:
         bundle = ca_bundle()
         self._ssl_options = {"ca_certs": bundle} if bundle else {}
         # only greenlets of one thread touch this: no lock (gevent switches only on I/O)
-        self._clients: OrderedDict[tuple[str, str, int], HTTPClient] = OrderedDict()
+        self._clients: OrderedDict[tuple[str, str, int, str | None], HTTPClient] = OrderedDict()
 
-    def for_url(self, url: str) -> tuple[HTTPClient, str]:
-        """The client for ``url``'s origin and the request target to send it, as
-        spelled in ``url`` (geventhttpclient puts it on the request line as given)."""
+    def for_url(self, url: str, proxy: str | None = None) -> tuple[HTTPClient, str]:
+        """The client for ``url``'s origin (through ``proxy``, a proxy URL, when given)
+        and the request target to send it, as spelled in ``url`` (geventhttpclient
+        puts it on the request line as given, made absolute for a plain HTTP proxy)."""
         try:
             parts = urlsplit(url)
             port = parts.port
@@ -99,10 +105,10 @@ class Clients:
                 raise UnsendableURL(url) from exc
         port = port or _DEFAULT_PORTS[scheme]
         target = outgoing.target(url)
-        key = (scheme, host, port)
+        key = (scheme, host, port, proxy)
         client = self._clients.get(key)
         if client is None:
-            client = self._new(scheme, host, port)
+            client = self._new(scheme, host, port, proxy)
             self._clients[key] = client
             while len(self._clients) > self._keep:
                 self._clients.popitem(last=False)[1].close()
@@ -110,10 +116,17 @@ class Clients:
             self._clients.move_to_end(key)
         return client, target
 
-    def _new(self, scheme: str, host: str, port: int) -> HTTPClient:
+    def _new(self, scheme: str, host: str, port: int, proxy_url: str | None) -> HTTPClient:
         headers = dict(self._headers)
         connect_to = host
-        if self._settings.block_private:
+        proxy = parse_proxy(proxy_url) if proxy_url is not None else None
+        if proxy is not None:
+            # the proxy connects to the target: check the target here, not the proxy
+            # (the user chose it); geventhttpclient sends the credentials to the proxy
+            # only (Proxy-Authorization on a plain request, on the CONNECT for https)
+            if self._settings.block_private:
+                check_host(host, port)
+        elif self._settings.block_private:
             # resolve and check once, then always connect to the checked address
             if is_ip_literal(host):
                 check_ip(host.strip("[]"))
@@ -126,7 +139,9 @@ class Clients:
         if https:
             ssl_options["server_hostname"] = host
         return HTTPClient(
-            connect_to, port,
+            # through a plain proxy the client sends an absolute URL, with the port it
+            # was given: none for the scheme's default, as the URL spells it
+            connect_to, None if proxy is not None and port == _DEFAULT_PORTS[scheme] else port,
             headers=headers,
             concurrency=self._per_host,
             connection_timeout=self._settings.timeout,
@@ -134,6 +149,10 @@ class Clients:
             block_size=CHUNK,
             ssl=https,
             ssl_options=ssl_options if https else None,
+            proxy_host=proxy.host if proxy is not None else None,
+            proxy_port=proxy.port if proxy is not None else None,
+            proxy_user=proxy.username if proxy is not None else None,
+            proxy_password=proxy.password if proxy is not None else None,
         )
 
     def close(self) -> None:
@@ -152,17 +171,24 @@ def fetch(clients: Clients, request: Request, settings: CrawlSettings) -> FetchR
     set_cookies: list[str] = []  # every Set-Cookie line, unmerged
     try:
         with gevent.Timeout(settings.timeout, Deadline):
-            client, target = clients.for_url(outgoing.sendable(request.url))
+            client, target = clients.for_url(outgoing.sendable(request.url), request.proxy)
             # the client's own defaults (the crawl's, and Host for a pinned address)
             # are under these: a name given here replaces them
             lines = Headers()
             for name, value in outgoing.headers(request, (), latin1_wire=True):
                 lines.add(name, value)
-            response = client.request(request.method, target, body=request.body,
-                                      headers=lines)
+            try:
+                response = client.request(request.method, target, body=request.body,
+                                          headers=lines)
+            except (OSError, RuntimeError) as exc:
+                if request.proxy is not None and _proxy_failed(exc):
+                    raise ProxyFailed(parse_proxy(request.proxy).label) from exc
+                raise
             try:
                 first_byte = time.perf_counter()
                 status = response.status_code
+                if status == 407 and request.proxy is not None:
+                    raise ProxyFailed("407")
                 for key, value in response.items():
                     key = key.lower()
                     headers[key] = f"{headers[key]}, {value}" if key in headers else value
@@ -195,6 +221,15 @@ def fetch(clients: Clients, request: Request, settings: CrawlSettings) -> FetchR
         return failed_fetch(request, status, headers, exc, started, first_byte, EXCEPTIONS)
     return FetchResult(request, status, headers, body, None, started, first_byte,
                        time.perf_counter(), tuple(set_cookies))
+
+
+def _proxy_failed(exc: BaseException) -> bool:
+    """True when a request sent through a proxy failed at the proxy: the connection
+    to it refused or its name unknown (the target is the proxy's to reach), or the
+    CONNECT refused (geventhttpclient raises a RuntimeError naming the proxy)."""
+    if isinstance(exc, RuntimeError):
+        return str(exc).startswith("Proxy ")
+    return isinstance(exc, (ConnectionRefusedError, socket.gaierror))
 
 
 def _unreadable_head(exc: BaseException) -> bool:

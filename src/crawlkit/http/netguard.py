@@ -40,3 +40,15 @@ def resolve_public(host: str, port: int) -> list[tuple[Any, ...]]:
     for info in infos:
         check_ip(str(info[4][0]))
     return infos
+
+
+def check_host(host: str, port: int) -> None:
+    """Raise :class:`BlockedAddress` unless ``host`` (a name or an address) is public.
+
+    For a request sent through a proxy, which connects to the target itself: the
+    check is made here, on this machine's DNS answer.
+    """
+    if is_ip_literal(host):
+        check_ip(host.strip("[]"))
+    else:
+        resolve_public(host, port)

@@ -84,6 +84,16 @@ def target(url: str) -> str:
     return path if path.startswith("/") else "/" + path
 
 
+def absolute_target(url: str) -> str:
+    """The absolute-form request target a plain HTTP proxy is sent: ``url`` without
+    credentials or fragment, the path and query spelled as in :func:`target`."""
+    scheme, _, rest = url.partition("://")
+    netloc = rest.partition("#")[0]
+    for mark in "/?":
+        netloc = netloc.partition(mark)[0]
+    return f"{scheme}://{netloc.rpartition('@')[2]}{target(url)}"
+
+
 @lru_cache(maxsize=1024)
 def basic_auth(url: str) -> str | None:
     """The ``Authorization`` value for the credentials in ``url`` (``user:password``

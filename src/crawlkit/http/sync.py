@@ -11,6 +11,7 @@ import http.cookiejar
 import socket
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import urllib3.exceptions
@@ -21,6 +22,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from ..errors import Reason
 from ..models import FetchResult, Request
+from ..proxies import parse_proxy
 from ..settings import CrawlSettings
 from ..tls import ca_bundle
 from . import outgoing
@@ -30,11 +32,13 @@ from .errors import (
     BodyTooLarge,
     Deadline,
     ExceptionTable,
+    ProxyFailed,
     UnsendableURL,
     check_encodings,
     failed_fetch,
+    reason_for,
 )
-from .netguard import resolve_public
+from .netguard import check_host, resolve_public
 
 CHUNK = 64 * 1024
 
@@ -90,7 +94,15 @@ class _ExactAdapter(HTTPAdapter):
     """
 
     def request_url(self, request: requests.PreparedRequest, proxies: Any) -> str:
-        return outgoing.target(request.url or "")
+        url = request.url or ""
+        if proxies and url.startswith("http://"):  # a plain HTTP proxy takes the whole URL
+            return outgoing.absolute_target(url)
+        return outgoing.target(url)
+
+    def proxy_headers(self, proxy: str) -> dict[str, str]:
+        # the credentials encoded as by the other clients (UTF-8), not as requests does
+        auth = parse_proxy(proxy).authorization
+        return {"Proxy-Authorization": auth} if auth is not None else {}
 
 
 class _GuardedAdapter(_ExactAdapter):
@@ -150,15 +162,51 @@ def _send(
     prepared.body = request.body or None
     prepared.hooks = {"response": []}
     adapter = session.get_adapter(url)
+    proxies = _proxies(request, url, settings)
     try:
         return adapter.send(prepared, stream=True, timeout=(settings.timeout, settings.timeout),
                             verify=True if session.verify is None else session.verify,
-                            cert=None, proxies={})
+                            cert=None, proxies=proxies)
     except ValueError as exc:
         if isinstance(exc, requests.RequestException):
             raise
         # urlsplit refused it before requests could (prepare_url is skipped here)
         raise UnsendableURL(url) from exc
+    except requests.ConnectionError as exc:
+        # the proxy could not be reached (ProxyError wraps the OS error of the
+        # connection to it), or it refused the CONNECT; a timeout stays a timeout, as
+        # aiohttp and geventhttpclient cannot tell a silent proxy from a slow target
+        if proxies and ((isinstance(exc, requests.exceptions.ProxyError)
+                         and reason_for(exc, _TIMEOUTS) is not Reason.TIMEOUT)
+                        or _TUNNEL_REFUSED in str(exc)):
+            raise ProxyFailed(parse_proxy(proxies["http"]).label) from exc
+        raise
+
+
+_TIMEOUTS: ExceptionTable = ((TimeoutError, Reason.TIMEOUT),)
+"""The socket timeout under urllib3's ConnectTimeoutError (not the class itself: a
+refused connection's NewConnectionError derives from it)."""
+
+
+_TUNNEL_REFUSED = "Tunnel connection failed"
+"""What http.client raises when a proxy answers CONNECT with anything but 2xx."""
+
+
+def _proxies(request: Request, url: str, settings: CrawlSettings) -> dict[str, str]:
+    """The ``proxies=`` for requests: the request's proxy for both schemes, or none.
+
+    requests sends the proxy's credentials as ``Proxy-Authorization`` to the proxy
+    only (on the CONNECT of an https target). The connection to the proxy is not
+    guarded (the proxy is the user's choice); with ``--block-private`` the target
+    is checked here, since the proxy connects to it.
+    """
+    if request.proxy is None:
+        return {}
+    proxy = parse_proxy(request.proxy)
+    if settings.block_private:
+        parts = urlsplit(url)
+        check_host(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+    return {"http": proxy.url, "https": proxy.url}
 
 
 def read_leniently(request: Request, settings: CrawlSettings) -> FetchResult:
@@ -191,6 +239,8 @@ def fetch(session: requests.Session, request: Request, settings: CrawlSettings) 
             headers = {k.lower(): v for k, v in response.headers.items()}
             set_cookies = tuple(response.raw.headers.getlist("Set-Cookie")) \
                 if "set-cookie" in headers else ()
+            if status == 407 and request.proxy is not None:
+                raise ProxyFailed("407")
             check_encodings(headers.get("content-encoding"))
             declared = headers.get("content-length", "")
             if declared.isdigit() and int(declared) > settings.max_bytes:

@@ -280,6 +280,23 @@ class FetchResult:
 
 
 @dataclass(frozen=True, slots=True)
+class RawResponse:
+    """An HTTP response as a fetch got it, kept for the response cache (``--cache``).
+
+    ``headers`` are the :attr:`FetchResult.headers` items in order; ``set_cookies``
+    every ``Set-Cookie`` line as received (when the client kept them apart);
+    ``body`` is decompressed. ``ttfb`` and ``download`` are the fetch's timings.
+    """
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    ttfb: float = 0.0
+    download: float = 0.0
+    set_cookies: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Timing:
     """Where one page's time went, in seconds.
 
@@ -478,6 +495,7 @@ class Outcome:
     spider), not before ``retry_after`` seconds when the server said so. ``text``
     carries a robots.txt body. ``traceback`` is the formatted traceback of a spider
     error, and ``dropped`` counts the items the spider's ``process_item`` dropped.
+    ``raw`` is the response as fetched, only while a response cache is written.
     """
 
     request: Request
@@ -495,3 +513,4 @@ class Outcome:
     timing: Timing = field(default_factory=Timing)
     traceback: str | None = None
     dropped: int = 0
+    raw: RawResponse | None = None

@@ -11,6 +11,7 @@ all come from these declarations.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import MISSING, Field, dataclass, field, fields
@@ -55,6 +56,18 @@ def _regex(flag: str) -> Check:
             return f"invalid {flag} regex {value!r}: {exc}"
         return None
     return check
+
+
+def _one_of(choices: Sequence[str]) -> Check:
+    def check(value: Any) -> str | None:
+        if value in choices:
+            return None
+        return f"must be one of {', '.join(choices)}, got {value!r}"
+    return check
+
+
+CACHE_MODES = ("use", "refresh", "only")
+"""How ``--cache`` is used (see the ``cache_mode`` option)."""
 
 
 @dataclass(frozen=True)
@@ -156,6 +169,13 @@ class CrawlSettings:
     block_private: bool = _opt(False, "refuse hosts resolving to loopback, private, link-local "
                                "or other non-global addresses (checked at every hop)",
                                "--block-private")
+    cache: str | os.PathLike[str] | None = _opt(
+        None, "answer from and store every response in the cache directory PATH (a WARC "
+        "file and its SQLite index)", "--cache", metavar="PATH", optional=True)
+    cache_mode: str = _opt("use", "use: a hit answers, a miss fetches and is stored; refresh: "
+                           "fetch and store every page; only: never fetch, a miss fails "
+                           "'not in cache'", "--cache-mode", metavar="MODE",
+                           check=_one_of(CACHE_MODES))
     allow_re: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
     deny_re: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
 
@@ -226,6 +246,8 @@ class CrawlOptions(TypedDict, total=False):
     retry_backoff: float
     retry_after_cap: float
     block_private: bool
+    cache: str | os.PathLike[str] | None
+    cache_mode: str
 
 
 def _options() -> dict[str, Option]:

@@ -61,6 +61,18 @@ def _seeds(site) -> list[str]:
             f"{site.url}/missing/1", f"{site.url}/file.pdf"]
 
 
+class FlakySite(LoopbackServer):
+    """``/flaky`` answers 503 once, then 200; ``/down`` always 503."""
+
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        self.requests += 1
+        if request.path == "/down" or (request.path == "/flaky" and self.requests <= 2):
+            return web.Response(status=503, text="busy")
+        if request.path == "/robots.txt":
+            return web.Response(status=404)
+        return web.Response(text="<title>fine</title>", content_type="text/html")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 def test_a_rerun_answers_from_the_cache_with_the_same_records(mode, tmp_path, site_factory):
@@ -98,6 +110,7 @@ def test_a_followed_crawl_replays_every_page_from_the_cache(mode, tmp_path, site
     assert len(again) == len(first) > 40
     assert _by_page(again) == _by_page(first)
     assert again.stats.errors == first.stats.errors == {"http 404": 3}
+    assert again.stats.from_cache == len(again) + 1 and first.stats.from_cache == 0
 
 
 def test_a_rerun_gives_the_same_headers_bodies_and_failures(tmp_path, fault_server):
@@ -120,6 +133,22 @@ def test_a_rerun_gives_the_same_headers_bodies_and_failures(tmp_path, fault_serv
         assert next(r for r in replayed if r["url"] == url)["error"] == "not in cache"
 
 
+def test_an_answer_asking_for_another_attempt_is_not_stored_the_last_one_is(tmp_path):
+    cache = str(tmp_path / "cache")
+    with FlakySite() as site:
+        urls = [site.url + "/flaky", site.url + "/down"]
+        first = crawlkit.crawl(urls, mode="sync", retries=1, retry_backoff=0.0, cache=cache)
+        assert first.stats.retries == 2
+    assert {r["url"][len(site.url):]: r["error"] for r in first} == \
+        {"/flaky": None, "/down": "http 503"}
+    again = crawlkit.crawl(urls, mode="sync", retries=1, retry_backoff=0.0, cache=cache,
+                           cache_mode="only")
+    assert _sorted(again) == _sorted(first)
+    # /flaky's 503 was not kept; /down's last 503 was, and is retried as it was
+    assert again.stats.retries == 1
+    assert again.stats.from_cache == 4  # robots.txt, /flaky, /down twice
+
+
 def test_only_mode_makes_a_miss_a_final_not_in_cache_record(tmp_path, site_factory):
     site = site_factory(pages=5, links=2)
     cache = str(tmp_path / "cache")
@@ -133,6 +162,8 @@ def test_only_mode_makes_a_miss_a_final_not_in_cache_record(tmp_path, site_facto
     assert by_url[site.url + "/page/2"]["error"] == "not in cache" == Reason.NOT_IN_CACHE
     assert Reason.NOT_IN_CACHE.final
     assert records.stats.retries == 0
+    assert records.stats.from_cache == 2  # robots.txt and /page/1
+    assert "2 answered from the cache" in records.stats.summary()
 
 
 def test_only_mode_without_a_cache_is_a_usage_error(tmp_path):

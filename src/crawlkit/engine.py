@@ -242,6 +242,7 @@ class Engine:
             dropped=self._dropped,
             tracebacks=dict(self._tracebacks),
             fetch_latencies=tuple(self._latencies),
+            from_cache=self.cache.hits if self.cache is not None else 0,
         )
 
     def _next_request(self, now: float) -> Request | None:

@@ -35,6 +35,8 @@ class Stats:
         dropped: items the spider's ``process_item`` dropped.
         tracebacks: the first traceback of each distinct spider error, by reason.
         fetch_latencies: seconds from request start to full body, one per fetch.
+        from_cache: responses the ``--cache`` answered (robots.txt included), with
+            no network.
     """
 
     mode: str
@@ -54,6 +56,7 @@ class Stats:
     dropped: int = 0
     tracebacks: dict[str, str] = field(default_factory=dict, repr=False)
     fetch_latencies: tuple[float, ...] = field(default=(), repr=False)
+    from_cache: int = 0
 
     @property
     def pages(self) -> int:
@@ -73,6 +76,8 @@ class Stats:
         )
         if self.seeding >= SHOW_SEEDING:
             line += f"; seeds loaded in {self.seeding:.1f}s before the first request"
+        if self.from_cache:
+            line += f"; {self.from_cache} answered from the cache"
         if self.retries:
             line += f"; {self.retries} retries"
         if self.dropped:
@@ -103,4 +108,5 @@ class Stats:
             "refused": dict(self.refused),
             "left_queued": self.left_queued,
             "dropped": self.dropped,
+            "from_cache": self.from_cache,
         }

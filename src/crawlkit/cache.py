@@ -164,7 +164,6 @@ class ResponseCache:
         if index.exists() != archive.exists():
             have, missing = (INDEX_NAME, WARC_NAME) if index.exists() else (WARC_NAME, INDEX_NAME)
             raise self._fail(f"holds {have} but not {missing}: not a usable cache; delete it")
-        fresh = not index.exists()
         try:
             path.mkdir(parents=True, exist_ok=True)
             if self.writing:
@@ -173,7 +172,7 @@ class ResponseCache:
         except OSError as exc:
             raise self._fail(f"cannot open: {exc.strerror or exc}") from None
         self._lock(self._reader)
-        end = self._open_index(index, fresh)
+        end = self._open_index(index)
         size = os.fstat(self._reader.fileno()).st_size
         if size < end:
             raise self._fail(f"{WARC_NAME} is truncated ({size} bytes, the index covers "
@@ -181,7 +180,7 @@ class ResponseCache:
         if self._writer is not None and size > end:
             self._writer.truncate(end)  # records a killed run wrote but never indexed
         self._end = end
-        if fresh:
+        if self._writer is not None and end == 0:
             self._append(warc.warcinfo_record([("software", f"crawlkit/{__version__}"),
                                                ("format", "WARC File Format 1.1"),
                                                ("crawlkit-cache", FORMAT)]))
@@ -189,8 +188,12 @@ class ResponseCache:
         self._check_last_record()
 
     def _lock(self, handle: IO[bytes]) -> None:
+        """Hold the WARC file for this crawl: exclusively to write it (one engine
+        appends and indexes), shared to only read it."""
         if fcntl is None:
             return
+        # the flock protects the WARC file and its index from a second writer; it
+        # lasts as long as the reading handle is open
         how = fcntl.LOCK_EX if self.writing else fcntl.LOCK_SH
         try:
             fcntl.flock(handle.fileno(), how | fcntl.LOCK_NB)
@@ -198,7 +201,7 @@ class ResponseCache:
             raise self._fail("another crawl is writing this cache; wait for it or use "
                              "another directory") from None
 
-    def _open_index(self, index: Path, fresh: bool) -> int:
+    def _open_index(self, index: Path) -> int:
         """Open (or create) the index; the WARC length it covers."""
         try:
             # the engine's one thread uses it; the Crawler may open it in another
@@ -207,13 +210,16 @@ class ResponseCache:
             if self.writing:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
-            if fresh:
+            tables = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+            if not tables and self.writing:  # new (or created by a run killed at once)
+                db.execute("BEGIN")
                 db.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
                 db.execute("CREATE TABLE responses (key TEXT PRIMARY KEY, offset INTEGER "
                            "NOT NULL, length INTEGER NOT NULL, url TEXT NOT NULL, status "
                            "INTEGER NOT NULL, stored REAL NOT NULL)")
                 db.executemany("INSERT INTO meta VALUES (?, ?)",
                                [("format", FORMAT), ("end", "0")])
+                db.execute("COMMIT")
             meta = dict(db.execute("SELECT name, value FROM meta").fetchall())
         except sqlite3.DatabaseError as exc:
             raise self._fail(f"{INDEX_NAME} is not a cache index ({exc}); delete the "

@@ -256,6 +256,19 @@ def test_a_killed_run_leaves_a_cache_whose_index_points_at_whole_records(tmp_pat
         assert sum(1 for _ in ArchiveIterator(fh)) == 1 + 100 + 1
 
 
+class _FullDisk:
+    def write(self, data: bytes) -> int:
+        raise OSError(28, "No space left on device")
+
+
+def test_a_cache_that_cannot_be_written_is_a_storage_error(tmp_path):
+    with ResponseCache(tmp_path / "c") as cache:
+        cache._writer, writer = _FullDisk(), cache._writer  # type: ignore[assignment]
+        with pytest.raises(crawlkit.StorageError, match=r"cannot write --cache .*\[Errno 28\]"):
+            cache.store(Request("http://example.invalid/"), RawResponse(200, (), b"x"))
+        cache._writer = writer
+
+
 def test_two_crawls_cannot_write_one_cache(tmp_path):
     with ResponseCache(tmp_path / "c"), pytest.raises(CacheError, match="another crawl"):
         ResponseCache(tmp_path / "c")

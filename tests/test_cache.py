@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,11 @@ from warcio.archiveiterator import ArchiveIterator
 import crawlkit
 from crawlkit import MODES, CacheError, Reason, canonicalize
 from crawlkit.cache import INDEX_NAME, WARC_NAME, ResponseCache
+from crawlkit.engine import Engine
+from crawlkit.frontiers.memory import MemoryFrontier
 from crawlkit.lab.servers import LoopbackServer
 from crawlkit.models import RawResponse, Request
+from crawlkit.sinks import ListSink
 from test_cli import assert_usage_error, run_cli
 
 SRC = Path(crawlkit.__file__).resolve().parent.parent
@@ -147,6 +151,35 @@ def test_an_answer_asking_for_another_attempt_is_not_stored_the_last_one_is(tmp_
     # /flaky's 503 was not kept; /down's last 503 was, and is retried as it was
     assert again.stats.retries == 1
     assert again.stats.from_cache == 4  # robots.txt, /flaky, /down twice
+
+
+class _ScheduleFrontier(MemoryFrontier):
+    """Keeps how far ahead each retry was scheduled, and runs it at once."""
+
+    def __init__(self, settings: crawlkit.CrawlSettings) -> None:
+        super().__init__(settings)
+        self.ahead: list[float] = []
+
+    def retry_later(self, request: Request, not_before: float) -> None:
+        now = time.perf_counter()
+        self.ahead.append(not_before - now)
+        super().retry_later(request, now)
+
+
+def test_a_stored_answer_is_retried_without_the_backoff(tmp_path):
+    cache = str(tmp_path / "cache")
+    with FlakySite() as site:
+        crawlkit.crawl(site.url + "/down", mode="sync", retries=1, retry_backoff=0.0,
+                       cache=cache)
+    settings = crawlkit.CrawlSettings(mode="sync", retries=1, retry_backoff=3600.0,
+                                      cache=cache, cache_mode="only")
+    frontier = _ScheduleFrontier(settings)
+    sink = ListSink()
+    stats = Engine(settings, crawlkit.DefaultSpider(), sink, frontier=frontier).run(
+        [site.url + "/down"])
+    assert [item["error"] for item in sink.items] == ["http 503"]
+    assert stats.retries == 1 and len(frontier.ahead) == 1
+    assert frontier.ahead[0] <= 0  # not the hour a fetched 503 would wait
 
 
 def test_only_mode_makes_a_miss_a_final_not_in_cache_record(tmp_path, site_factory):

@@ -320,14 +320,15 @@ class Engine:
             self._commit_robots(outcome)
             return
         origin = origin_of(request.url)
-        if fetched:
+        if fetched:  # an answer from the cache took no network time and held no slot
             self.politeness.finished(origin)
-        self._latencies.append(outcome.timing.ttfb + outcome.timing.download)
+            self._latencies.append(outcome.timing.ttfb + outcome.timing.download)
         if outcome.retry:
             self._retries += 1
             now = time.perf_counter()
-            wait = self._backoff(request.attempt)
-            if outcome.retry_after is not None:
+            # a stored answer is replayed as it was, only without the waiting
+            wait = self._backoff(request.attempt) if fetched else 0.0
+            if outcome.retry_after is not None and fetched:
                 pause = min(outcome.retry_after, self.settings.retry_after_cap)
                 self.politeness.slow_down(origin, pause, now)
                 wait = max(wait, pause)

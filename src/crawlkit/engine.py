@@ -6,7 +6,9 @@ a lock. It keeps the fetcher fed up to the concurrency limit, within each
 origin's limit and delay, fetches each origin's robots.txt (through the same
 fetcher) before its first page, and commits each outcome as it arrives: items
 to the sink, URLs and redirect targets to the frontier, retries to the timed
-queue.
+queue. With a response cache (``--cache``) it looks each request up before
+dispatching it: a stored answer is processed and committed here, with no
+network, and each fetched answer is appended to the cache as it is committed.
 """
 
 from __future__ import annotations

@@ -316,6 +316,23 @@ def _filled(tmp_path: Path, site_factory) -> tuple[Path, str]:
     return cache, str(seeds)
 
 
+def test_the_cli_reruns_from_the_cache_and_says_so(tmp_path, site_factory):
+    cache, seeds = _filled(tmp_path, site_factory)
+    proc = run_cli("crawl", seeds, "--cache", str(cache), "--cache-mode", "only",
+                   "--mode", "gevent")
+    assert proc.returncode == 0, proc.stderr
+    assert "3 answered from the cache" in proc.stderr  # robots.txt and two pages
+    assert [json.loads(line)["error"] for line in proc.stdout.splitlines()] == [None, None]
+
+
+def test_a_response_whose_headers_cannot_be_written_back_is_not_stored(tmp_path):
+    raw = RawResponse(200, (("x-odd", "one\ntwo"),), b"body")
+    with ResponseCache(tmp_path / "c") as cache:
+        cache.store(Request("http://example.invalid/odd"), raw)
+        assert cache.lookup(Request("http://example.invalid/odd")) is None
+        assert cache.stored == 0
+
+
 def test_a_truncated_cache_is_one_line_and_exit_2(tmp_path, site_factory):
     cache, seeds = _filled(tmp_path, site_factory)
     warc = cache / WARC_NAME

@@ -213,7 +213,7 @@ def test_requests_rows_without_a_server(exc, reason):
 FINAL = {
     Reason.TOO_LARGE, Reason.TOO_MANY_ENCODINGS, Reason.BAD_ENCODING, Reason.INVALID_URL,
     Reason.BLOCKED_PRIVATE, Reason.TOO_MANY_REDIRECTS, Reason.REDIRECT_LOOP,
-    Reason.BAD_REDIRECT, Reason.ROBOTS,
+    Reason.BAD_REDIRECT, Reason.ROBOTS, Reason.NOT_IN_CACHE,
 }
 RETRIED = {
     Reason.TIMEOUT, Reason.REFUSED, Reason.RESET, Reason.DNS, Reason.TLS, Reason.TRUNCATED,

@@ -6,6 +6,7 @@ from ._version import __version__  # noqa: F401 - re-exported
 from .api import CrawlResult, crawl  # noqa: E402
 from .crawler import Crawler  # noqa: E402
 from .errors import (  # noqa: E402
+    CacheError,
     CrawlkitError,
     FetcherError,
     FormError,
@@ -39,6 +40,7 @@ from .urls import canonicalize  # noqa: E402
 
 __all__ = [
     "MODES",
+    "CacheError",
     "CrawlOptions",
     "CrawlResult",
     "CrawlSettings",

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from .cache import ResponseCache
 from .engine import Engine
 from .errors import UsageError, storage_error
 from .frontiers.journal import CrawlState, Resume
@@ -232,6 +233,9 @@ class Crawler:
         urls = self.start_requests(seeds)
         self.resumed, self.pending, self.already_complete = None, 0, False
         with contextlib.ExitStack() as stack:
+            cache = ResponseCache.open(self.settings)  # a bad cache fails before files change
+            if cache is not None:
+                stack.callback(cache.close)
             state = self._open_state(urls, stack)
             redis = self._open_frontier(urls)
             stream = self._open_output(state, stack)
@@ -252,7 +256,7 @@ class Crawler:
                 hooks["on_spider_error"] = self.on_spider_error
             engine = Engine(self.settings, self.spider, sink, processor=self.processor,
                             state=state, state_stream=stream if state is not None else None,
-                            frontier=redis, progress=show, **hooks)
+                            frontier=redis, progress=show, cache=cache, **hooks)
             with self._lock:
                 self._engine = engine
                 if self._stop:

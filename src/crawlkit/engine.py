@@ -6,7 +6,9 @@ a lock. It keeps the fetcher fed up to the concurrency limit, within each
 origin's limit and delay, fetches each origin's robots.txt (through the same
 fetcher) before its first page, and commits each outcome as it arrives: items
 to the sink, URLs and redirect targets to the frontier, retries to the timed
-queue.
+queue. With a response cache (``--cache``) it looks each request up before
+dispatching it: a stored answer is processed and committed here, with no
+network, and each fetched answer is appended to the cache as it is committed.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import IO, Any
 
+from .cache import ResponseCache
 from .cookies import CookieJars
 from .errors import UsageError
 from .fetchers import Fetcher, get_fetcher
@@ -56,6 +59,8 @@ class Engine:
         progress: called about twice a second with a :class:`Snapshot`.
         on_spider_error: called with the reason and the traceback of each distinct
             spider error, the first time it happens.
+        cache: an open response cache; by default the one ``settings.cache`` names
+            (opened and closed by :meth:`run`).
     """
 
     def __init__(
@@ -71,6 +76,7 @@ class Engine:
         state_stream: IO[bytes] | None = None,
         progress: Callable[[Snapshot], None] | None = None,
         on_spider_error: Callable[[str, str], None] | None = None,
+        cache: ResponseCache | None = None,
     ) -> None:
         self.settings = settings
         self.spider = spider
@@ -112,6 +118,8 @@ class Engine:
         self._batch_started = time.perf_counter()
         # --cookies: the crawl's jars, read and written in this thread only
         self.cookies = CookieJars() if settings.cookies else None
+        self.cache = cache
+        self._started_at = 0.0
 
     def request_stop(self) -> None:
         """Take no new URL; finish the requests in flight, then return (thread-safe)."""
@@ -169,6 +177,17 @@ class Engine:
             InvalidURL: a seed is not an absolute http(s) URL (checked before any fetch).
             FetcherError: the strategy's machinery failed.
         """
+        own_cache = self.cache is None and self.settings.cache is not None
+        if own_cache:
+            self.cache = ResponseCache.open(self.settings)
+        try:
+            return self._run(seeds)
+        finally:
+            if own_cache and self.cache is not None:
+                self.cache.close()
+                self.cache = None
+
+    def _run(self, seeds: Iterable[Link]) -> Stats:
         seeding = time.perf_counter()
         self._restore(seeds)
         seeding = time.perf_counter() - seeding
@@ -176,8 +195,12 @@ class Engine:
         limit = self.settings.effective_concurrency
         in_flight = 0
         begun = time.perf_counter()
-        fetcher.start(self.settings, self.processor)
-        started = time.perf_counter()
+        # with a cache that may answer everything, threads, loops and processes start
+        # on the first miss: a run replayed from the cache starts none of them
+        fetcher_started = self.cache is None or self.cache.mode == "refresh"
+        if fetcher_started:
+            fetcher.start(self.settings, self.processor)
+        started = self._started_at = time.perf_counter()
         try:
             while True:
                 now = time.perf_counter()
@@ -185,6 +208,9 @@ class Engine:
                     request = self._next_request(now)
                     if request is None:
                         break
+                    if not fetcher_started:
+                        fetcher.start(self.settings, self.processor)
+                        fetcher_started = True
                     if self.cookies is not None:
                         request = self.cookies.prepare(request)
                     fetcher.submit(self.proxies.dispatch(request))
@@ -207,7 +233,8 @@ class Engine:
             # a finished or gracefully stopped crawl: everything written is whole
             self._checkpoint(force=True)
         finally:
-            fetcher.close()
+            if fetcher_started:
+                fetcher.close()
             self.sink.close()
         return Stats(
             mode=self.settings.mode,
@@ -228,6 +255,7 @@ class Engine:
             tracebacks=dict(self._tracebacks),
             fetch_latencies=tuple(self._latencies),
             proxies=self.proxies.counts(),
+            from_cache=self.cache.hits if self.cache is not None else 0,
         )
 
     def _next_request(self, now: float) -> Request | None:
@@ -238,9 +266,13 @@ class Engine:
                 self._robots_now.append(Request(origin + "/robots.txt", purpose="robots"))
         while self._robots_later and self._robots_later[0][0] <= now:
             self._robots_now.append(heapq.heappop(self._robots_later)[2])
-        if self._robots_now:
+        while self._robots_now:
             self._robots_fetches += 1
-            return self._robots_now.popleft()
+            robots = self._robots_now.popleft()
+            if self.cache is None or not self._answered_from_cache(robots):
+                return robots
+            if self._stopping:
+                return None
         while True:
             request = self.frontier.pop(now, politeness.ready, self._started)
             if request is None:
@@ -250,9 +282,26 @@ class Engine:
             origin = origin_of(request.url)
             reason = politeness.refusal(origin, request.url)
             if reason is None:
+                if self.cache is not None and self._answered_from_cache(request):
+                    if self._stopping:
+                        return None
+                    continue  # no network: nothing started, no delay to keep
                 politeness.started(origin, now)
                 return request
             self._refuse(request, reason)
+
+    def _answered_from_cache(self, request: Request) -> bool:
+        """Process and commit ``request`` now when the cache answers it (a hit, or a
+        miss in ``only`` mode), here in the engine's thread, as a fetch would be."""
+        assert self.cache is not None
+        result = self.cache.lookup(request)
+        if result is None:
+            return False
+        self._commit(self.processor(result), fetched=False)
+        self._checkpoint()
+        if self.progress is not None:
+            self._report(self._started_at, 0)
+        return True
 
     def _wake_time(self, now: float) -> float | None:
         """The earliest moment something now waiting (a delay, a retry) may start."""
@@ -275,23 +324,27 @@ class Engine:
     def _backoff(self, attempt: int) -> float:
         return float(self.settings.retry_backoff * 2**attempt * self.rng.uniform(0.5, 1.5))
 
-    def _commit(self, outcome: Outcome) -> None:
+    def _commit(self, outcome: Outcome, fetched: bool = True) -> None:
         outcome = self.proxies.settle(outcome)
         if self.cookies is not None:
             outcome = self.cookies.store(outcome)
         request = outcome.request
         self._bytes += outcome.nbytes
+        if fetched and outcome.raw is not None and not outcome.retry and self.cache is not None:
+            self.cache.store(request, outcome.raw)
         if request.purpose == "robots":
             self._commit_robots(outcome)
             return
         origin = origin_of(request.url)
-        self.politeness.finished(origin)
-        self._latencies.append(outcome.timing.ttfb + outcome.timing.download)
+        if fetched:  # an answer from the cache took no network time and held no slot
+            self.politeness.finished(origin)
+            self._latencies.append(outcome.timing.ttfb + outcome.timing.download)
         if outcome.retry:
             self._retries += 1
             now = time.perf_counter()
-            wait = self._backoff(request.attempt)
-            if outcome.retry_after is not None:
+            # a stored answer is replayed as it was, only without the waiting
+            wait = self._backoff(request.attempt) if fetched else 0.0
+            if outcome.retry_after is not None and fetched:
                 pause = min(outcome.retry_after, self.settings.retry_after_cap)
                 self.politeness.slow_down(origin, pause, now)
                 wait = max(wait, pause)

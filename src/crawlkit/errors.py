@@ -8,7 +8,8 @@ Every exception the library raises on purpose derives from one root::
     │   ├── UnknownMode                  a strategy name crawlkit does not know
     │   ├── SeedFileError (OSError)      a seed file that is missing or unreadable
     │   ├── FormError                    ``page.form()`` found no form, or more than one
-    │   └── SpiderLoadError (ImportError) a ``module:Name`` spider that cannot be loaded
+    │   ├── SpiderLoadError (ImportError) a ``module:Name`` spider that cannot be loaded
+    │   └── CacheError                   a ``--cache`` that is corrupt, truncated or in use
     ├── FetcherError                     a strategy's machinery broke (a dead worker process)
     ├── StorageError (OSError)           the output or the state file cannot be written
     └── FrontierUnavailable              Redis stayed unreachable longer than ``--redis-wait``
@@ -51,6 +52,11 @@ class FormError(UsageError):
 
 class SpiderLoadError(UsageError, ImportError):
     """A ``module:Name`` spider reference that cannot be imported or is not a spider."""
+
+
+class CacheError(UsageError):
+    """A ``--cache`` directory that cannot be used: not a cache, corrupt, truncated,
+    missing in ``only`` mode, or written by another crawl at the same time."""
 
 
 class FetcherError(CrawlkitError):
@@ -119,6 +125,7 @@ class Reason(str, Enum):
     REDIRECT_LOOP = "redirect loop", True
     BAD_REDIRECT = "redirect to a non-http(s) or malformed URL", True
     ROBOTS = "blocked by robots.txt", True
+    NOT_IN_CACHE = "not in cache", True  # --cache-mode only: the network is not used
 
     @classmethod
     def is_final(cls, error: str) -> bool:

@@ -301,6 +301,23 @@ class FetchResult:
 
 
 @dataclass(frozen=True, slots=True)
+class RawResponse:
+    """An HTTP response as a fetch got it, kept for the response cache (``--cache``).
+
+    ``headers`` are the :attr:`FetchResult.headers` items in order; ``set_cookies``
+    every ``Set-Cookie`` line as received (when the client kept them apart);
+    ``body`` is decompressed. ``ttfb`` and ``download`` are the fetch's timings.
+    """
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    ttfb: float = 0.0
+    download: float = 0.0
+    set_cookies: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Timing:
     """Where one page's time went, in seconds.
 
@@ -602,6 +619,7 @@ class Outcome:
     carries a robots.txt body. ``traceback`` is the formatted traceback of a spider
     error, and ``dropped`` counts the items the spider's ``process_item`` dropped.
     ``set_cookies`` are the response's raw ``Set-Cookie`` lines, for the engine's jar.
+    ``raw`` is the response as fetched, only while a response cache is written.
     """
 
     request: Request
@@ -620,3 +638,4 @@ class Outcome:
     traceback: str | None = None
     dropped: int = 0
     set_cookies: tuple[str, ...] = ()
+    raw: RawResponse | None = None

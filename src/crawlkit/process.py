@@ -32,6 +32,7 @@ from datetime import timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from .cache import raw_response
 from .errors import Reason
 from .models import Failure, FetchResult, Item, Outcome, Page, Request, Timing, is_textual
 from .parse import content_type_of, decode_body, extract, is_html
@@ -95,14 +96,19 @@ class Processor:
         # the default records are built here from strings and ints the parse stage
         # made: nothing in them can be unwritable, so they skip the item check
         self._trusted = type(spider) is DefaultSpider
+        # a response cache is written (and not only read): each outcome carries the
+        # response back to the engine, which stores it
+        self.keep_raw = settings.cache is not None and settings.cache_mode != "only"
 
     def __call__(self, result: FetchResult) -> Outcome:
-        outcome = self._process(result)
+        outcome = self._outcome(result)
         if result.set_cookies:  # for the engine's jar, whatever became of the page
             outcome = replace(outcome, set_cookies=result.set_cookies)
+        if self.keep_raw and result.error is None and result.status is not None:
+            return replace(outcome, raw=raw_response(result))
         return outcome
 
-    def _process(self, result: FetchResult) -> Outcome:
+    def _outcome(self, result: FetchResult) -> Outcome:
         request = result.request
         timing = Timing(
             queued=max(0.0, result.started - request.queued_at) if request.queued_at else 0.0,

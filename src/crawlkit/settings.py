@@ -11,6 +11,7 @@ all come from these declarations.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import MISSING, Field, dataclass, field, fields
@@ -56,6 +57,18 @@ def _regex(flag: str) -> Check:
             return f"invalid {flag} regex {value!r}: {exc}"
         return None
     return check
+
+
+def _one_of(choices: Sequence[str]) -> Check:
+    def check(value: Any) -> str | None:
+        if value in choices:
+            return None
+        return f"must be one of {', '.join(choices)}, got {value!r}"
+    return check
+
+
+CACHE_MODES = ("use", "refresh", "only")
+"""How ``--cache`` is used (see the ``cache_mode`` option)."""
 
 
 @dataclass(frozen=True)
@@ -165,6 +178,13 @@ class CrawlSettings:
                                   repeat=True)
     proxy_env: bool = _opt(False, "take proxies from HTTP_PROXY, HTTPS_PROXY and NO_PROXY "
                            "(ignored by default)", "--proxy-env")
+    cache: str | os.PathLike[str] | None = _opt(
+        None, "answer from and store every response in the cache directory PATH (a WARC "
+        "file and its SQLite index)", "--cache", metavar="PATH", optional=True)
+    cache_mode: str = _opt("use", "use: a hit answers, a miss fetches and is stored; refresh: "
+                           "fetch and store every page; only: never fetch, a miss fails "
+                           "'not in cache'", "--cache-mode", metavar="MODE",
+                           check=_one_of(CACHE_MODES))
     allow_re: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
     deny_re: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
 
@@ -239,6 +259,8 @@ class CrawlOptions(TypedDict, total=False):
     block_private: bool
     proxy: Sequence[str]
     proxy_env: bool
+    cache: str | os.PathLike[str] | None
+    cache_mode: str
 
 
 def _options() -> dict[str, Option]:

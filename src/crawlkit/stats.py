@@ -37,6 +37,8 @@ class Stats:
         fetch_latencies: seconds from request start to full body, one per fetch.
         proxies: per proxy (shown without its password): ``requests`` sent through
             it and ``failures`` of the proxy itself (each retried through the next).
+        from_cache: responses the ``--cache`` answered (robots.txt included), with
+            no network.
     """
 
     mode: str
@@ -57,6 +59,7 @@ class Stats:
     tracebacks: dict[str, str] = field(default_factory=dict, repr=False)
     fetch_latencies: tuple[float, ...] = field(default=(), repr=False)
     proxies: dict[str, dict[str, int]] = field(default_factory=dict)
+    from_cache: int = 0
 
     @property
     def pages(self) -> int:
@@ -76,6 +79,8 @@ class Stats:
         )
         if self.seeding >= SHOW_SEEDING:
             line += f"; seeds loaded in {self.seeding:.1f}s before the first request"
+        if self.from_cache:
+            line += f"; {self.from_cache} answered from the cache"
         if self.retries:
             line += f"; {self.retries} retries"
         if self.dropped:
@@ -111,4 +116,5 @@ class Stats:
             "left_queued": self.left_queued,
             "dropped": self.dropped,
             "proxies": {label: dict(n) for label, n in self.proxies.items()},
+            "from_cache": self.from_cache,
         }

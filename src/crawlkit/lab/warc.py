@@ -29,11 +29,13 @@ from ..process import Processor
 from ..settings import CrawlSettings
 from ..spiders import Spider
 from ..urls import canonicalize
+from ..warc import DOWNLOAD_HEADER, TTFB_HEADER, WIRE_HEADERS
 from .servers import LoopbackServer
 
-TTFB_HEADER = "WARC-Crawlkit-TTFB"
-DOWNLOAD_HEADER = "WARC-Crawlkit-Download"
-_DROPPED = {"content-encoding", "content-length", "transfer-encoding", "connection"}
+__all__ = ["DOWNLOAD_HEADER", "TTFB_HEADER", "RecordingProcessor", "ReplayServer",
+           "WarcRecorder", "load_warc"]
+
+_DROPPED = WIRE_HEADERS | {"connection"}
 
 
 class WarcRecorder:

@@ -1,7 +1,9 @@
-"""Per-origin politeness: in-flight limits, delays, Retry-After slow-downs, robots.txt.
+"""Per-origin politeness: in-flight limits, delays, Retry-After slow-downs, robots.txt,
+and (``--autothrottle``) limits that adapt to what each origin's answers say.
 
 Pure bookkeeping on the engine's thread (no I/O, no locks): the engine fetches
-robots.txt through the running strategy like any page and hands the result here.
+robots.txt through the running strategy like any page and hands the result here,
+and shows every committed outcome to :meth:`Politeness.observe`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 from protego import Protego
 
 from .errors import Reason
+from .models import Outcome
 from .settings import ROBOTS_AGENT, CrawlSettings
 
 ROBOTS_MAX_HOPS = 5
@@ -26,6 +29,147 @@ origin for good (and ``Crawl-delay: 1e308`` would overflow the engine's sleep)."
 
 _UNKNOWN, _PENDING, _KNOWN = 0, 1, 2
 
+OVERLOAD_STATUSES = frozenset({429, 503, 504})
+"""Answers that say the origin is overloaded (too many requests, unavailable, gateway
+timeout): the adaptive limit is cut."""
+OVERLOAD_ERRORS = frozenset(reason.value for reason in (
+    Reason.TIMEOUT, Reason.REFUSED, Reason.RESET, Reason.DISCONNECTED, Reason.CONNECTION,
+    Reason.TRUNCATED))
+"""Fetch errors that an overloaded server causes: the adaptive limit is cut (DNS, TLS
+and the final reasons say nothing about load)."""
+
+DECREASE = 0.5
+"""The multiplicative cut on an overload answer or error."""
+LATENCY_DECREASE = 0.75
+"""The gentler cut when time to first byte rose well above the origin's baseline."""
+LATENCY_FACTOR = 2.0
+LATENCY_SLACK = 0.05
+"""Time to first byte counts as "well above the baseline" beyond
+``LATENCY_FACTOR * baseline + LATENCY_SLACK`` seconds (the slack keeps loopback and
+millisecond-fast origins from reacting to scheduling noise)."""
+LATENCY_STREAK = 3
+"""Answers in a row well above the baseline that make an objection (one is an outlier)."""
+PROBE = 0.125
+"""Additive increase per round trip near the limit where the origin last objected
+(elsewhere it is 1 per round trip, and doubling per round trip before any objection)."""
+DELAY_STEP = 0.1
+"""The first adaptive delay, in seconds, once the limit is down to 1; it doubles on each
+further objection and shrinks on healthy answers."""
+MAX_ADAPTIVE_DELAY = 10.0
+"""The longest delay the adaptation adds between request starts on one origin."""
+BASELINE_DRIFT = 0.01
+"""How fast the baseline follows a time to first byte above it (it drops at once)."""
+
+
+@dataclass
+class Throttle:
+    """The adaptive concurrency and delay of one origin (``--autothrottle``): AIMD.
+
+    Starts at 1 request in flight and doubles per round trip (one more per healthy
+    answer) until the origin first objects; from then on it adds one per round trip,
+    and only an eighth of one per round trip near the level where the origin last
+    objected, so probing beyond it costs one refused request now and then. An
+    objection (429, 503, 504, a timeout or connection error, or three times to
+    first byte in a row well above the origin's baseline) cuts the limit to a fraction of what was
+    in flight, once per round trip (answers to requests already in flight at the
+    cut do not cut again). At 1 in flight an objection starts or doubles a delay
+    between request starts instead, and healthy answers shrink it away before the
+    limit grows again. The limit stays within 1 and ``cap`` (``--per-host``); the
+    engine never waits less than ``--delay`` (or robots.txt's ``Crawl-delay``).
+
+    Attributes:
+        cap: the most requests in flight (``--per-host``).
+        limit: the current limit (fractional; ``allowed`` is its whole part).
+        delay: the adaptive delay between request starts, seconds (0 above 1 in flight).
+        threshold: the limit where doubling stops (after the first objection).
+        ceiling: what was in flight when the origin last objected.
+        baseline: the lowest recent time to first byte, seconds.
+        slow_streak: answers in a row well above the baseline.
+        hold: answers still expected from requests in flight at the last cut.
+    """
+
+    cap: int
+    limit: float = 1.0
+    delay: float = 0.0
+    threshold: float = math.inf
+    ceiling: float | None = None
+    baseline: float | None = None
+    slow_streak: int = 0
+    hold: int = 0
+
+    @property
+    def allowed(self) -> int:
+        """Requests that may be in flight now."""
+        return max(1, min(self.cap, int(self.limit)))
+
+    def observe(self, in_flight: int, status: int | None, ttfb: float,
+                error: str | None) -> None:
+        """Learn from one answer (or failure).
+
+        Args:
+            in_flight: requests still in flight to the origin, this one no longer counted.
+            status: the HTTP status, ``None`` when no response came.
+            ttfb: seconds from the start of the fetch to the response headers.
+            error: the failure reason, if any.
+        """
+        if error in OVERLOAD_ERRORS or status in OVERLOAD_STATUSES:
+            self._objection(in_flight, DECREASE)
+        elif status is None or status >= 500:
+            self.hold = max(0, self.hold - 1)  # says nothing about load
+        elif self._slow(ttfb):
+            if self._objection(in_flight, LATENCY_DECREASE):
+                # the next cut needs a further rise: an origin that is slower for good
+                # (not because of this crawl) is not cut down to nothing
+                self.baseline = max(self.baseline or 0.0, ttfb / LATENCY_FACTOR)
+                self.slow_streak = 0
+        else:
+            self.hold = max(0, self.hold - 1)
+            self._healthy(in_flight)
+
+    def _slow(self, ttfb: float) -> bool:
+        baseline = self.baseline
+        if baseline is None:
+            self.baseline = ttfb
+            return False
+        if ttfb < baseline:
+            self.baseline = ttfb
+        else:
+            self.baseline = baseline + BASELINE_DRIFT * (ttfb - baseline)
+        if ttfb > LATENCY_FACTOR * baseline + LATENCY_SLACK:
+            self.slow_streak += 1
+        else:
+            self.slow_streak = 0
+        return self.slow_streak >= LATENCY_STREAK
+
+    def _objection(self, in_flight: int, factor: float) -> bool:
+        """Cut the limit (or, at 1, raise the delay) unless this round trip was cut."""
+        if self.hold > 0:  # the same round trip as the last cut
+            self.hold -= 1
+            return False
+        self.hold = in_flight
+        used = min(self.limit, in_flight + 1.0)
+        if used < 2.0:
+            self.limit = 1.0
+            self.delay = min(MAX_ADAPTIVE_DELAY, max(DELAY_STEP, 2 * self.delay))
+        else:
+            self.limit = max(1.0, used * factor)
+        self.ceiling = used
+        self.threshold = self.limit
+        return True
+
+    def _healthy(self, in_flight: int) -> None:
+        if self.delay > 0:
+            self.delay = 0.0 if self.delay < DELAY_STEP / 2 else self.delay * 0.75
+            return
+        if in_flight + 1 < self.allowed:
+            return  # the limit was not what held this origin back: it proved nothing
+        if self.limit < self.threshold:
+            self.limit += 1.0
+        else:
+            near = self.ceiling is not None and self.ceiling - 1 <= self.limit < self.ceiling + 1
+            self.limit += (PROBE if near else 1.0) / self.limit
+        self.limit = min(float(self.cap), self.limit)
+
 
 @dataclass
 class _Origin:
@@ -36,6 +180,10 @@ class _Origin:
     robots: Protego | None = None
     disallow_all: str | None = None
     robots_hops: int = 0
+    throttle: Throttle | None = None
+
+    def limit(self, per_host: int) -> int:
+        return per_host if self.throttle is None else self.throttle.allowed
 
 
 @dataclass
@@ -49,9 +197,12 @@ class Politeness:
     def _get(self, origin: str) -> _Origin:
         state = self._origins.get(origin)
         if state is None:
-            state = self._origins[origin] = _Origin(delay=self.settings.delay)
-            if not self.settings.obey_robots:
+            settings = self.settings
+            state = self._origins[origin] = _Origin(delay=settings.delay)
+            if not settings.obey_robots:
                 state.robots_state = _KNOWN
+            if settings.autothrottle:
+                state.throttle = Throttle(cap=settings.per_host)
         return state
 
     def ready(self, origin: str, now: float) -> bool:
@@ -59,14 +210,14 @@ class Politeness:
         state = self._get(origin)
         return (
             state.robots_state == _KNOWN
-            and state.in_flight < self.settings.per_host
+            and state.in_flight < state.limit(self.settings.per_host)
             and now >= state.next_start
         )
 
     def next_start(self, origin: str) -> float | None:
         """When ``origin`` may next start a request (``None``: waiting on something else)."""
         state = self._get(origin)
-        if state.robots_state != _KNOWN or state.in_flight >= self.settings.per_host:
+        if state.robots_state != _KNOWN or state.in_flight >= state.limit(self.settings.per_host):
             return None
         return state.next_start
 
@@ -75,6 +226,8 @@ class Politeness:
         state = self._get(origin)
         state.in_flight += 1
         delay = state.delay
+        if state.throttle is not None:
+            delay = max(delay, state.throttle.delay)
         if delay and self.settings.jitter:
             delay *= self.rng.uniform(0.5, 1.5)
         state.next_start = max(state.next_start, now + delay)
@@ -82,6 +235,24 @@ class Politeness:
     def finished(self, origin: str) -> None:
         """A request to ``origin`` ended (whatever its outcome)."""
         self._get(origin).in_flight -= 1
+
+    def observe(self, origin: str, outcome: Outcome) -> None:
+        """Learn from a page's outcome (after :meth:`finished`): with ``autothrottle``,
+        the origin's limit and delay adapt to its status, time to first byte and error."""
+        state = self._get(origin)
+        if state.throttle is not None:
+            state.throttle.observe(state.in_flight, outcome.status, outcome.timing.ttfb,
+                                   outcome.error)
+
+    def busy_limits(self) -> tuple[tuple[str, int, int], ...]:
+        """``(origin, in flight, current limit)`` of each origin with requests in flight,
+        busiest first; empty without ``autothrottle``."""
+        if not self.settings.autothrottle:
+            return ()
+        busy = [(origin, state.in_flight, state.limit(self.settings.per_host))
+                for origin, state in self._origins.items() if state.in_flight > 0]
+        busy.sort(key=lambda entry: (-entry[1], entry[0]))
+        return tuple(busy)
 
     def slow_down(self, origin: str, seconds: float, now: float) -> None:
         """Start nothing on ``origin`` for ``seconds`` (a Retry-After from it)."""

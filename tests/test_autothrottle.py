@@ -4,12 +4,14 @@ overload site in every strategy."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
 
 import crawlkit
 from crawlkit import MODES, CrawlSettings
+from crawlkit.engine import Engine
 from crawlkit.errors import Reason
 from crawlkit.lab.overload import OverloadSite, OverloadSpec
 from crawlkit.models import Outcome, Request, Timing
@@ -22,6 +24,7 @@ from crawlkit.politeness import (
     Throttle,
 )
 from crawlkit.progress import Snapshot
+from crawlkit.sinks import ListSink
 
 FAST = 0.01  # a time to first byte, seconds
 
@@ -88,6 +91,16 @@ def test_the_cut_is_taken_from_what_was_in_flight():
     assert throttle.allowed == 4
 
 
+def test_the_cut_counts_what_was_in_flight_when_others_came_back_first():
+    throttle = Throttle(cap=32, limit=8.0, threshold=8.0)
+    for in_flight in range(1, 9):
+        throttle.started(in_flight)
+    for in_flight in range(7, 1, -1):  # six answers came back
+        healthy(throttle, in_flight=in_flight)
+    throttle.observe(1, 503, FAST, None)  # then the refusal, while 1 is left in flight
+    assert throttle.allowed == 4
+
+
 def test_one_cut_per_round_trip():
     throttle = Throttle(cap=32, limit=16.0)
     throttle.observe(15, 503, FAST, None)
@@ -100,9 +113,7 @@ def test_one_cut_per_round_trip():
 
 
 def test_after_an_objection_it_grows_by_at_most_one_per_round_trip_and_slower_near_it():
-    throttle = Throttle(cap=64, limit=32.0)
-    for _ in range(5):
-        round_trip(throttle)
+    throttle = Throttle(cap=64, limit=10.0)  # still doubling per round trip
     throttle.observe(9, 503, FAST, None)  # 10 in flight overloaded it
     assert throttle.allowed == 5
     limits = [throttle.limit]
@@ -268,3 +279,29 @@ def test_autothrottle_keeps_the_overload_site_under_its_capacity(mode, overload_
     _crawl(site, mode)
     assert site.peak > 2 * CAPACITY  # the same crawl without it does press harder
     assert refused < site.refused
+
+
+@pytest.mark.slow
+def test_progress_shows_the_adaptive_limits_while_it_crawls():
+    # at most 4 answered at once, each after 0.1 s or more: 81 requests take 2 s or
+    # more, so several of the engine's twice-a-second snapshots
+    spec = OverloadSpec(pages=80, capacity=4, latency=0.1, per_request=0.0)
+    seen: list[Snapshot] = []
+    settings = CrawlSettings(mode="async", follow=True, concurrency=8, per_host=8,
+                             autothrottle=True, retries=12, retry_backoff=0.02)
+    with OverloadSite(spec) as site:
+        Engine(settings, crawlkit.DefaultSpider(), ListSink(), progress=seen.append).run(
+            [site.url + "/"])
+    shown = [limits for snap in seen for limits in snap.limits]
+    assert shown
+    assert all(origin == site.url and 1 <= busy <= limit <= 8 for origin, busy, limit in shown)
+    assert any("in flight/limit: " + site.url in snap.line() for snap in seen)
+
+
+@pytest.mark.slow
+def test_serve_demo_serves_the_overload_site():
+    from test_cli import _serve_and_get
+
+    status, body = _serve_and_get(["serve-demo", "--overload", "2", "--pages", "5"], "/_stats")
+    assert status == 200
+    assert json.loads(body) == {"served": 0, "refused": 0, "peak": 0, "arrivals": []}

@@ -43,13 +43,14 @@ DECREASE = 0.5
 LATENCY_DECREASE = 0.75
 """The gentler cut when time to first byte rose well above the origin's baseline."""
 LATENCY_FACTOR = 2.0
-LATENCY_SLACK = 0.05
+LATENCY_SLACK = 0.25
 """Time to first byte counts as "well above the baseline" beyond
-``LATENCY_FACTOR * baseline + LATENCY_SLACK`` seconds (the slack keeps loopback and
-millisecond-fast origins from reacting to scheduling noise)."""
+``LATENCY_FACTOR * baseline + LATENCY_SLACK`` seconds. The slack absorbs what the
+crawler itself adds to the measure (a busy event loop, the GIL, a loaded machine), which
+on a fast origin would otherwise read as the origin slowing down."""
 LATENCY_STREAK = 3
 """Answers in a row well above the baseline that make an objection (one is an outlier)."""
-PROBE = 0.125
+PROBE = 0.0625
 """Additive increase per round trip near the limit where the origin last objected
 (elsewhere it is 1 per round trip, and doubling per round trip before any objection)."""
 DELAY_STEP = 0.1
@@ -67,7 +68,7 @@ class Throttle:
 
     Starts at 1 request in flight and doubles per round trip (one more per healthy
     answer) until the origin first objects; from then on it adds one per round trip,
-    and only an eighth of one per round trip near the level where the origin last
+    and only a sixteenth of one per round trip near the level where the origin last
     objected, so probing beyond it costs one refused request now and then. An
     objection (429, 503, 504, a timeout or connection error, or three times to
     first byte in a row well above the origin's baseline) cuts the limit to a fraction of what was
@@ -86,6 +87,9 @@ class Throttle:
         baseline: the lowest recent time to first byte, seconds.
         slow_streak: answers in a row well above the baseline.
         hold: answers still expected from requests in flight at the last cut.
+        peak: the most requests in flight since the last round trip began (an answer
+            comes back when others already have: the count then says too little).
+        answers: answers seen since the last round trip began.
     """
 
     cap: int
@@ -96,11 +100,17 @@ class Throttle:
     baseline: float | None = None
     slow_streak: int = 0
     hold: int = 0
+    peak: int = 0
+    answers: int = 0
 
     @property
     def allowed(self) -> int:
         """Requests that may be in flight now."""
         return max(1, min(self.cap, int(self.limit)))
+
+    def started(self, in_flight: int) -> None:
+        """A request started; ``in_flight`` counts it."""
+        self.peak = max(self.peak, in_flight)
 
     def observe(self, in_flight: int, status: int | None, ttfb: float,
                 error: str | None) -> None:
@@ -112,19 +122,23 @@ class Throttle:
             ttfb: seconds from the start of the fetch to the response headers.
             error: the failure reason, if any.
         """
+        busy = max(self.peak, in_flight + 1)  # what was in flight in this round trip
+        self.answers += 1
+        if self.answers >= self.allowed:  # a round trip's worth of answers: a new one
+            self.peak, self.answers = in_flight, 0
         if error in OVERLOAD_ERRORS or status in OVERLOAD_STATUSES:
-            self._objection(in_flight, DECREASE)
+            self._objection(in_flight, busy, DECREASE)
         elif status is None or status >= 500:
             self.hold = max(0, self.hold - 1)  # says nothing about load
         elif self._slow(ttfb):
-            if self._objection(in_flight, LATENCY_DECREASE):
+            if self._objection(in_flight, busy, LATENCY_DECREASE):
                 # the next cut needs a further rise: an origin that is slower for good
                 # (not because of this crawl) is not cut down to nothing
                 self.baseline = max(self.baseline or 0.0, ttfb / LATENCY_FACTOR)
                 self.slow_streak = 0
         else:
             self.hold = max(0, self.hold - 1)
-            self._healthy(in_flight)
+            self._healthy(busy)
 
     def _slow(self, ttfb: float) -> bool:
         baseline = self.baseline
@@ -141,13 +155,14 @@ class Throttle:
             self.slow_streak = 0
         return self.slow_streak >= LATENCY_STREAK
 
-    def _objection(self, in_flight: int, factor: float) -> bool:
+    def _objection(self, in_flight: int, busy: int, factor: float) -> bool:
         """Cut the limit (or, at 1, raise the delay) unless this round trip was cut."""
         if self.hold > 0:  # the same round trip as the last cut
             self.hold -= 1
             return False
         self.hold = in_flight
-        used = min(self.limit, in_flight + 1.0)
+        self.peak, self.answers = in_flight, 0
+        used = min(self.limit, float(busy))
         if used < 2.0:
             self.limit = 1.0
             self.delay = min(MAX_ADAPTIVE_DELAY, max(DELAY_STEP, 2 * self.delay))
@@ -157,11 +172,11 @@ class Throttle:
         self.threshold = self.limit
         return True
 
-    def _healthy(self, in_flight: int) -> None:
+    def _healthy(self, busy: int) -> None:
         if self.delay > 0:
             self.delay = 0.0 if self.delay < DELAY_STEP / 2 else self.delay * 0.75
             return
-        if in_flight + 1 < self.allowed:
+        if busy < self.allowed:
             return  # the limit was not what held this origin back: it proved nothing
         if self.limit < self.threshold:
             self.limit += 1.0
@@ -227,6 +242,7 @@ class Politeness:
         state.in_flight += 1
         delay = state.delay
         if state.throttle is not None:
+            state.throttle.started(state.in_flight)
             delay = max(delay, state.throttle.delay)
         if delay and self.settings.jitter:
             delay *= self.rng.uniform(0.5, 1.5)

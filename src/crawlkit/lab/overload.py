@@ -5,6 +5,8 @@ Routes:
     ``/``              index linking to every page
     ``/page/{i}``      page *i* of ``pages``, linking to its two neighbours
     ``/robots.txt``    allows everything (never refused: a 5xx there would block the crawl)
+    ``/_stats``        the counters as JSON (for a crawl in another process)
+    ``/_reset``        zero the counters
 
 A request for a page or the index that arrives while ``capacity`` of them are served is
 answered ``503`` after ``latency`` seconds (with ``Retry-After`` when ``retry_after``
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
@@ -73,6 +76,11 @@ class OverloadSite(LoopbackServer):
         self.served = self.refused = self.peak = self.requests = 0
         self.arrivals = []
 
+    def counters(self) -> dict[str, Any]:
+        """The counters as a JSON-ready dict (what ``/_stats`` answers)."""
+        return {"served": self.served, "refused": self.refused, "peak": self.peak,
+                "arrivals": list(self.arrivals)}
+
     def page_urls(self) -> list[str]:
         """The absolute URL of every page."""
         return [f"{self.url}/page/{i}" for i in range(self.spec.pages)]
@@ -82,6 +90,11 @@ class OverloadSite(LoopbackServer):
         path = request.path
         if path == "/robots.txt":
             return web.Response(text="User-agent: *\nAllow: /\n", content_type="text/plain")
+        if path == "/_stats":
+            return web.json_response(self.counters())
+        if path == "/_reset":
+            self.reset()
+            return web.json_response(self.counters())
         spec = self.spec
         if path == "/":
             body = "".join(f'<a href="/page/{i}">page {i}</a>\n' for i in range(spec.pages))

@@ -71,12 +71,14 @@ class Throttle:
     and only a sixteenth of one per round trip near the level where the origin last
     objected, so probing beyond it costs one refused request now and then. An
     objection (429, 503, 504, a timeout or connection error, or three times to
-    first byte in a row well above the origin's baseline) cuts the limit to a fraction of what was
-    in flight, once per round trip (answers to requests already in flight at the
-    cut do not cut again). At 1 in flight an objection starts or doubles a delay
-    between request starts instead, and healthy answers shrink it away before the
-    limit grows again. The limit stays within 1 and ``cap`` (``--per-host``); the
-    engine never waits less than ``--delay`` (or robots.txt's ``Crawl-delay``).
+    first byte in a row well above the origin's baseline) cuts the limit to a
+    fraction of the most requests in flight in that round trip, once per round trip
+    (answers to requests already in flight at the cut do not cut again). At 1 in
+    flight an objection starts or doubles a delay between request starts instead,
+    and healthy answers shrink it away before the limit grows again. The limit
+    grows only while the origin uses all of it, and stays within 1 and ``cap``
+    (``--per-host``); the engine never waits less than ``--delay`` (or robots.txt's
+    ``Crawl-delay``).
 
     Attributes:
         cap: the most requests in flight (``--per-host``).

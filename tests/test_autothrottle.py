@@ -169,6 +169,19 @@ def test_time_to_first_byte_well_above_the_baseline_cuts_gently():
     assert throttle.limit == pytest.approx(throttle.ceiling * LATENCY_DECREASE)
 
 
+def test_an_origin_slowing_with_the_load_is_held_where_it_answers_near_its_baseline():
+    throttle = Throttle(cap=32)
+    loads = []
+    for _ in range(80):  # round trips; each answer's wait grows with what was in flight
+        load = throttle.allowed
+        loads.append(load)
+        for _ in range(load):
+            throttle.started(throttle.allowed)  # the engine keeps the origin at its limit
+            healthy(throttle, ttfb=0.02 + 0.05 * load)
+    # well above the baseline (0.07 s) means beyond 2 * 0.07 + 0.25 s: 7 in flight
+    assert all(4 <= load <= 8 for load in loads[-40:])  # not 32, not down to 1
+
+
 def test_an_origin_slower_for_good_is_cut_once_not_down_to_one():
     throttle = Throttle(cap=32, limit=16.0, threshold=16.0)
     for _ in range(20):

@@ -50,6 +50,11 @@ crawler itself adds to the measure (a busy event loop, the GIL, a loaded machine
 on a fast origin would otherwise read as the origin slowing down."""
 LATENCY_STREAK = 3
 """Answers in a row well above the baseline that make an objection (one is an outlier)."""
+RELIEF = 0.9
+"""After a cut for latency, a time to first byte still above this share of the worst
+one from before the cut means the cut brought no relief: the origin is slower for
+good, not because of this crawl, and its baseline moves up instead of the limit down
+again."""
 PROBE = 0.0625
 """Additive increase per round trip near the limit where the origin last objected
 (elsewhere it is 1 per round trip, and doubling per round trip before any objection)."""
@@ -58,8 +63,6 @@ DELAY_STEP = 0.1
 further objection and shrinks on healthy answers."""
 MAX_ADAPTIVE_DELAY = 10.0
 """The longest delay the adaptation adds between request starts on one origin."""
-BASELINE_DRIFT = 0.01
-"""How fast the baseline follows a time to first byte above it (it drops at once)."""
 
 
 @dataclass
@@ -71,7 +74,8 @@ class Throttle:
     and only a sixteenth of one per round trip near the level where the origin last
     objected, so probing beyond it costs one refused request now and then. An
     objection (429, 503, 504, a timeout or connection error, or three times to
-    first byte in a row well above the origin's baseline) cuts the limit to a
+    first byte in a row well above the origin's baseline, unless the last cut for
+    that brought no relief: then the baseline moves up) cuts the limit to a
     fraction of the most requests in flight in that round trip, once per round trip
     (answers to requests already in flight at the cut do not cut again). At 1 in
     flight an objection starts or doubles a delay between request starts instead,
@@ -86,8 +90,11 @@ class Throttle:
         delay: the adaptive delay between request starts, seconds (0 above 1 in flight).
         threshold: the limit where doubling stops (after the first objection).
         ceiling: what was in flight when the origin last objected.
-        baseline: the lowest recent time to first byte, seconds.
+        baseline: the lowest time to first byte, seconds (raised when a cut for latency
+            brought no relief).
         slow_streak: answers in a row well above the baseline.
+        cut_ttfb: the worst time to first byte of the requests started before the last
+            cut for latency, while answers stay well above the baseline.
         hold: answers still expected from requests in flight at the last cut.
         peak: the most requests in flight since the last round trip began (an answer
             comes back when others already have: the count then says too little).
@@ -101,6 +108,7 @@ class Throttle:
     ceiling: float | None = None
     baseline: float | None = None
     slow_streak: int = 0
+    cut_ttfb: float | None = None
     hold: int = 0
     peak: int = 0
     answers: int = 0
@@ -133,11 +141,16 @@ class Throttle:
         elif status is None or status >= 500:
             self.hold = max(0, self.hold - 1)  # says nothing about load
         elif self._slow(ttfb):
-            if self._objection(in_flight, busy, LATENCY_DECREASE):
-                # the next cut needs a further rise: an origin that is slower for good
-                # (not because of this crawl) is not cut down to nothing
+            if self.hold > 0:  # started before the cut: the worst of them is the mark
+                self.hold -= 1
+                if self.cut_ttfb is not None:
+                    self.cut_ttfb = max(self.cut_ttfb, ttfb)
+            elif self.cut_ttfb is not None and ttfb >= RELIEF * self.cut_ttfb:
+                # no relief from the last cut: a new normal, not a crawl too heavy
                 self.baseline = max(self.baseline or 0.0, ttfb / LATENCY_FACTOR)
-                self.slow_streak = 0
+                self.slow_streak, self.cut_ttfb = 0, None
+            elif self._objection(in_flight, busy, LATENCY_DECREASE):
+                self.slow_streak, self.cut_ttfb = 0, ttfb
         else:
             self.hold = max(0, self.hold - 1)
             self._healthy(busy)
@@ -147,14 +160,11 @@ class Throttle:
         if baseline is None:
             self.baseline = ttfb
             return False
-        if ttfb < baseline:
-            self.baseline = ttfb
-        else:
-            self.baseline = baseline + BASELINE_DRIFT * (ttfb - baseline)
+        self.baseline = min(baseline, ttfb)
         if ttfb > LATENCY_FACTOR * baseline + LATENCY_SLACK:
             self.slow_streak += 1
         else:
-            self.slow_streak = 0
+            self.slow_streak, self.cut_ttfb = 0, None
         return self.slow_streak >= LATENCY_STREAK
 
     def _objection(self, in_flight: int, busy: int, factor: float) -> bool:

@@ -1,6 +1,6 @@
 """``--autothrottle`` against fixed per-origin limits, on local sites.
 
-Two sites, each served by its own process on 127.0.0.1 (so serving does not share
+Three sites, each served by its own process on 127.0.0.1 (so serving does not share
 the crawler's GIL):
 
 * ``overload``  the overload site (crawlkit.lab.overload): 503 beyond K requests in
@@ -10,6 +10,9 @@ the crawler's GIL):
                 Targets: autothrottle converges to at most K in flight (the second
                 half of the crawl), under 5% of its requests answered 503, and within
                 1.3x of the ideal crawl's time.
+* ``slowing``   the overload site without a limit, 20 ms + 50 ms per request in
+                service: only the time to first byte speaks. ``--autothrottle`` and a
+                fixed ``--per-host 32``: how many it keeps in flight, at what cost.
 * ``healthy``   the demo site (fast pages, no limit): ``--autothrottle`` and a fixed
                 ``--per-host 32``. Targets: the adaptive limit reaches the cap within
                 2 seconds and the crawl is no slower than the fixed one.
@@ -201,7 +204,7 @@ def main() -> None:
                      f"{f['pages_ok']:.0f}/{slowing_pages + 1}", "-",
                      f"{f['peak_in_flight']:.0f}", f"{f['late_peak_in_flight']:.0f}", "-", "-"))
 
-    healthy_pages = 1000 if args.quick else 3000
+    healthy_pages = 2000 if args.quick else 5000
     site = demo_site(max(healthy_pages * 2, 2000), 0.01)
     try:
         healthy: dict[str, list[dict[str, Any]]] = {"auto": [], "fixed_cap": []}

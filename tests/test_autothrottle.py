@@ -296,9 +296,11 @@ def test_autothrottle_keeps_the_overload_site_under_its_capacity(mode, overload_
 
 @pytest.mark.slow
 def test_progress_shows_the_adaptive_limits_while_it_crawls():
-    # at most 4 answered at once, each after 0.1 s or more: 81 requests take 2 s or
-    # more, so several of the engine's twice-a-second snapshots
-    spec = OverloadSpec(pages=80, capacity=4, latency=0.1, per_request=0.0)
+    # at most 4 answered at once, each after 0.12 s or more: 81 requests take 2.4 s or
+    # more, so several of the engine's twice-a-second snapshots; answers to requests
+    # started together come back 20 ms apart, so a snapshot (taken after the answers
+    # at hand) finds others still in flight
+    spec = OverloadSpec(pages=80, capacity=4, latency=0.1, per_request=0.02)
     seen: list[Snapshot] = []
     settings = CrawlSettings(mode="async", follow=True, concurrency=8, per_host=8,
                              autothrottle=True, retries=12, retry_backoff=0.02)
@@ -307,7 +309,9 @@ def test_progress_shows_the_adaptive_limits_while_it_crawls():
             [site.url + "/"])
     shown = [limits for snap in seen for limits in snap.limits]
     assert shown
-    assert all(origin == site.url and 1 <= busy <= limit <= 8 for origin, busy, limit in shown)
+    # after a cut more may be in flight than the new limit: they started before it
+    assert all(origin == site.url and 1 <= busy <= 8 and 1 <= limit <= 8
+               for origin, busy, limit in shown)
     assert any("in flight/limit: " + site.url in snap.line() for snap in seen)
 
 

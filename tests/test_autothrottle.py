@@ -8,6 +8,8 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import crawlkit
 from crawlkit import MODES, CrawlSettings
@@ -197,6 +199,29 @@ def test_a_steady_slow_origin_is_not_cut_for_being_slow():
     for _ in range(200):
         healthy(throttle, ttfb=2.0)
     assert throttle.allowed == 32
+
+
+ANSWERS = st.tuples(
+    st.integers(min_value=0, max_value=40),  # still in flight
+    st.sampled_from([None, 200, 301, 404, 429, 500, 502, 503, 504]),
+    st.floats(min_value=0.0, max_value=30.0),  # time to first byte
+    st.sampled_from([None, *(r.value for r in Reason)]),
+)
+
+
+@given(cap=st.integers(min_value=1, max_value=64),
+       steps=st.lists(st.one_of(st.integers(min_value=1, max_value=40), ANSWERS),
+                      max_size=300))
+def test_no_sequence_of_answers_takes_it_out_of_its_bounds(cap, steps):
+    throttle = Throttle(cap=cap)
+    for step in steps:
+        if isinstance(step, int):
+            throttle.started(step)
+        else:
+            throttle.observe(*step)
+        assert 1 <= throttle.allowed <= cap and 1.0 <= throttle.limit <= max(cap, 1.0)
+        assert 0.0 <= throttle.delay <= MAX_ADAPTIVE_DELAY
+        assert throttle.hold >= 0
 
 
 # in the politeness rules

@@ -176,6 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--shop", action="store_true",
                        help="serve the shop instead: listings, products, a JSON API, sitemaps, "
                             "a search form and a login (see crawlkit.lab.shop)")
+    serve.add_argument("--overload", type=_positive_int, metavar="K",
+                       help="serve the overload site instead: 503 beyond K requests in service, "
+                            "slower with each one (see crawlkit.lab.overload)")
     return parser
 
 
@@ -434,6 +437,11 @@ def _serve(args: argparse.Namespace) -> int:
     site: LoopbackServer
     if args.shop:
         site, what = ShopSite(port=args.port, latency=args.latency), "the shop"
+    elif args.overload:
+        from .lab.overload import OverloadSite, OverloadSpec
+
+        overload = OverloadSpec(pages=args.pages, capacity=args.overload, latency=args.latency)
+        site, what = OverloadSite(overload, port=args.port), "the overload site"
     else:
         spec = SiteSpec(pages=args.pages, latency=args.latency, page_bytes=args.page_bytes,
                         links=args.links)

@@ -135,7 +135,8 @@ class Engine:
         if self.progress is not None and now - self._progress_at >= 0.5:
             self._progress_at = now
             self.progress(Snapshot(self._ok, self._failed, in_flight, len(self.frontier),
-                                   now - started, self.settings.max_pages))
+                                   now - started, self.settings.max_pages,
+                                   self.politeness.busy_limits()))
 
     def _count_refused(self, reasons: Iterable[str | None]) -> None:
         self._refused.update(reason for reason in reasons if reason is not None)
@@ -338,6 +339,7 @@ class Engine:
         origin = origin_of(request.url)
         if fetched:  # an answer from the cache took no network time and held no slot
             self.politeness.finished(origin)
+            self.politeness.observe(origin, outcome)
             self._latencies.append(outcome.timing.ttfb + outcome.timing.download)
         if outcome.retry:
             self._retries += 1

@@ -158,6 +158,9 @@ class CrawlSettings:
     delay: float = _opt(0.0, "seconds between request starts on one origin", "--delay",
                         metavar="S", kind=float, check=not_negative)
     jitter: bool = _opt(False, "vary --delay between 0.5x and 1.5x", "--jitter")
+    autothrottle: bool = _opt(False, "adapt each origin's requests in flight (up to --per-host) "
+                              "and delay (at least --delay) to its 429/503 answers, errors "
+                              "and time to first byte", "--autothrottle")
     obey_robots: bool = _opt(True, "do not fetch or obey robots.txt (default: obey RFC 9309)",
                              "--ignore-robots", inverted=True)
     retries: int = _opt(2, "extra attempts after a transient failure", "--retries",
@@ -251,6 +254,7 @@ class CrawlOptions(TypedDict, total=False):
     per_host: int
     delay: float
     jitter: bool
+    autothrottle: bool
     obey_robots: bool
     retries: int
     retry_backoff: float

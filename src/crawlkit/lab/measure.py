@@ -7,8 +7,10 @@ tried and the items it produced.
 
 from __future__ import annotations
 
+import os
 import resource
 import statistics
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +64,76 @@ class _Recorder:
         pass
 
 
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _children(pid: int) -> list[int]:
+    """The direct children of ``pid`` (every thread's list; Linux /proc)."""
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", encoding="ascii") as fh:
+                found += [int(c) for c in fh.read().split()]
+        except OSError:
+            continue
+    return found
+
+
+def tree_rss(pid: int | None = None) -> tuple[int, int]:
+    """Resident bytes of process ``pid`` (default: this one) plus all its descendants,
+    and how many processes that is. Pages shared between processes (libraries,
+    copy-on-write) count once per process, as ``ps`` would count them."""
+    todo = [pid if pid is not None else os.getpid()]
+    total = processes = 0
+    while todo:
+        current = todo.pop()
+        try:
+            with open(f"/proc/{current}/statm", encoding="ascii") as fh:
+                total += int(fh.read().split()[1]) * _PAGE
+        except (OSError, IndexError, ValueError):
+            continue  # it exited between the listing and the read
+        processes += 1
+        todo += _children(current)
+    return total, processes
+
+
+class TreeSampler:
+    """Samples :func:`tree_rss` of this process in a background thread and keeps the
+    peak, so a crawl's children (a process pool, gevent's child) are counted
+    together with the crawl process at the same instant."""
+
+    def __init__(self, interval: float = 0.1) -> None:
+        self.interval = interval
+        self.peak = 0  # bytes; written by the sampler thread, read after stop()
+        self.peak_processes = 0
+        self._stop = threading.Event()  # set by stop(): ends the sampling loop
+        self._thread = threading.Thread(target=self._run, name="crawlkit-rss", daemon=True)
+
+    def _sample(self) -> None:
+        rss, processes = tree_rss()
+        if rss > self.peak:
+            self.peak, self.peak_processes = rss, processes
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def start(self) -> None:
+        """Take a first sample and start sampling."""
+        self._sample()
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop sampling after a last sample."""
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+
 def _rusage() -> tuple[float, float, float, float]:
     me = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -82,15 +154,22 @@ def measure(
     p99 in seconds), ``cpu_user``, ``cpu_sys``, ``cpu_seconds`` (this process and
     its children, start-up included), ``cpu_cores_busy`` and ``cpu_utilisation``
     (of all cores) over start-up plus the crawl,
-    ``peak_rss_mb``, ``peak_child_rss_mb``, ``breakdown`` (mean seconds per
-    page), ``latencies`` (every fetch), ``urls`` and ``items``.
+    ``peak_rss_mb`` (this process), ``peak_child_rss_mb`` (its largest child),
+    ``tree_rss_mb`` (the peak of this process and all its descendants together,
+    sampled every 0.1 s), ``idle_rss_mb`` (that sum before the strategy started),
+    ``tree_processes`` (processes in the tree at the peak), ``breakdown`` (mean
+    seconds per page), ``latencies`` (every fetch), ``urls`` and ``items``.
     """
-    import os
-
     recorder = _Recorder(frozenset(ignore_fields))
     engine = Engine(settings, spider, recorder, observer=recorder.observe)
+    idle, _ = tree_rss()
+    sampler = TreeSampler()
+    sampler.start()
     before = _rusage()
-    stats = engine.run(seeds)
+    try:
+        stats = engine.run(seeds)
+    finally:
+        sampler.stop()
     after = _rusage()
     wall = stats.elapsed
     span = wall + stats.startup  # CPU figures include the strategy's start-up
@@ -116,6 +195,9 @@ def measure(
         cpu_utilisation=(cpu_user + cpu_sys) / span / cores if span > 0 else 0.0,
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         peak_child_rss_mb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        tree_rss_mb=sampler.peak / 2**20,
+        idle_rss_mb=idle / 2**20,
+        tree_processes=sampler.peak_processes,
         breakdown={name: total / pages for name, total in recorder.totals.items()},
         latencies=list(lat),
         urls=sorted(set(recorder.urls)),

@@ -109,6 +109,18 @@ def test_validate_results_finds_problems():
     assert len(METRICS) > 15
 
 
+def test_machine_text_says_when_other_work_shared_the_cores():
+    from crawlkit.lab.compare import machine_facts
+    from crawlkit.lab.report import machine_text
+
+    facts = machine_facts()
+    assert "packages" in facts and facts["load_average"] >= 0
+    quiet = {**facts, "usable_cores": 2, "load_average": 0.2}
+    busy = {**facts, "usable_cores": 2, "load_average": 6.0}
+    assert "load average 0.2" in machine_text(quiet) and "disturbed" not in machine_text(quiet)
+    assert "load average 6.0 when the run began (other work" in machine_text(busy)
+
+
 def test_parse_modes():
     assert parse_modes("all")[0] == "sync" and parse_modes("all") == known_modes()
     assert parse_modes("async, gevent") == ("async", "gevent")

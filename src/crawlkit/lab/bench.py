@@ -19,6 +19,7 @@ measured here: confirmed, refuted or not shown.
 
 from __future__ import annotations
 
+import os
 import resource
 import statistics
 import subprocess
@@ -190,8 +191,6 @@ def _bare_clients(site: DemoSite, workload: Workload, tmp: Path) -> dict[str, An
 
 
 def _child_env() -> dict[str, str]:
-    import os
-
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
     return env
@@ -425,13 +424,17 @@ def _creation_claims(creation: dict[str, Any]) -> list[dict[str, Any]]:
             verdict = "confirmed"
         else:
             verdict = "not shown"
+        evidence_note = ""
+        if share < 0.01 and each > 1.1 * pooled:
+            evidence_note = (f"; the totals differ by more than starting {kind}s can cost: "
+                             "that part is the machine's noise")
         out.append(_claim(
             f"{name} pays off by saving the cost of starting a {kind} per task.",
             f"creation, {creation['tasks']} parse jobs of {job:.1f} ms, "
             f"{creation['workers']} at once: pool {pooled:.1f} ms per task vs a new {kind} "
             f"per task {each:.1f} ms; starting one {kind}"
             f"{' (' + creation['start_method'] + ')' if kind == 'process' else ''} costs "
-            f"{start:.2f} ms = {share:.1%} of the job",
+            f"{start:.2f} ms = {share:.1%} of the job{evidence_note}",
             verdict))
     thread_mb = float(creation["idle_mb_each"]["thread"])
     process_mb = float(creation["idle_mb_each"]["process"])
@@ -507,6 +510,9 @@ def run_bench(
     size = bench_size(quick, tiny)
     table = size.workloads
     names = list(workloads or size.default_names)
+    load = os.getloadavg()[0]
+    if load > 0.5 * len(os.sched_getaffinity(0)):
+        _progress(f"load average {load:.1f}: other work shares the cores, figures will suffer")
     limits = raise_open_files_limit()
     if limits["after"] != limits["before"]:
         _progress(f"open files limit raised from {limits['before']} to {limits['after']}")

@@ -80,7 +80,9 @@ def parse_modes(text: str) -> tuple[str, ...]:
 
 
 def machine_facts() -> dict[str, Any]:
-    """CPU count, Python and platform, and the versions of the packages that matter."""
+    """CPU count, the load average when the run began (other work on the machine
+    disturbs every figure), Python and platform, and the versions of the packages
+    that matter."""
     versions: dict[str, str | None] = {}
     for name in _PACKAGES:
         try:
@@ -93,6 +95,7 @@ def machine_facts() -> dict[str, Any]:
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),
+        "load_average": os.getloadavg()[0],
         "packages": versions,
     }
 

@@ -273,8 +273,14 @@ def creation_text(creation: dict[str, Any]) -> str:
 def machine_text(machine: dict[str, Any]) -> str:
     """Machine facts as a markdown line."""
     packages = ", ".join(f"{k} {v}" for k, v in machine["packages"].items() if v)
+    load = machine.get("load_average")
+    busy = ""
+    if load is not None:
+        busy = f", load average {load:.1f} when the run began"
+        if load > 0.5 * machine["usable_cores"]:
+            busy += " (other work shared the cores: the figures are disturbed)"
     return (
-        f"{machine['usable_cores']} usable cores ({machine['cpu_count']} CPUs), "
+        f"{machine['usable_cores']} usable cores ({machine['cpu_count']} CPUs){busy}, "
         f"{machine['implementation']} {machine['python']} on {machine['platform']}; {packages}"
     )
 

@@ -491,10 +491,10 @@ def claims(
 
 
 def _print_memory(memory: dict[str, Any]) -> None:
-    from .report import memory_rows
+    from .report import memory_rows, print_rows
 
-    for row in memory_rows(memory):
-        print("  ".join(f"{k}={v}" for k, v in row.items()), file=sys.stderr)
+    print_rows(memory_rows(memory), title=f"memory: {memory['target_in_flight']} slow "
+               "pages in flight at once (KB per in-flight = tree peak - idle, per request)")
 
 
 def run_bench(

@@ -96,6 +96,22 @@ def print_table(results: dict[str, Any], title: str = "") -> None:
         console.print(advice_text(results))
 
 
+def print_rows(data: Sequence[dict[str, str]], title: str = "") -> None:
+    """Print rows of formatted cells as one terminal table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    if not data:
+        return
+    table = Table(title=title or None)
+    for column in data[0]:
+        table.add_column(column, justify="left" if column == "mode" else "right")
+    for row in data:
+        table.add_row(*row.values())
+    console.print(table)
+
+
 def columns_text() -> str:
     """report.md's explanation of every column, as a markdown list."""
     return "\n".join(f"- `{name}`: {meaning}" for name, meaning in COLUMNS.items())

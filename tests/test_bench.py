@@ -81,6 +81,18 @@ def test_cpu_and_io_claims_confirm_and_refute():
     assert against["Processes help CPU-bound work."] == "refuted"
 
 
+def test_cpu_claims_are_not_shown_when_other_work_held_the_cores():
+    cpu = {**_modes(CPU, busy=1.8), "machine": {"load_average": 7.5, "usable_cores": 2}}
+    verdicts = _verdicts({"io": _modes(IO), "cpu": cpu})
+    assert verdicts["The GIL makes threads useless for CPU-bound work."] == "not shown"
+    assert verdicts["Processes help CPU-bound work."] == "not shown"
+    assert verdicts["Threads help I/O-bound work."] == "confirmed"
+    evidence = claims({"cpu": cpu})[0]["evidence"]
+    assert "load average 7.5 on 2 cores" in evidence
+    cpu["machine"]["load_average"] = 2.5  # the bench's own runs: still judged
+    assert _verdicts({"cpu": cpu})["Processes help CPU-bound work."] == "confirmed"
+
+
 def test_memory_claim_from_the_memory_workload():
     def verdict(memory):
         return _verdicts({}, memory=memory)[MEMORY_CLAIM]

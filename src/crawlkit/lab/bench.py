@@ -34,7 +34,15 @@ import orjson
 
 from ..fetchers import MODES, modes_where, strategy_class
 from .clients import CLIENTS
-from .compare import CompareError, ComparePlan, mode_facts, recommend, run_once, run_plan
+from .compare import (
+    CompareError,
+    ComparePlan,
+    machine_was_busy,
+    mode_facts,
+    recommend,
+    run_once,
+    run_plan,
+)
 from .demo import DemoSite, SiteSpec
 from .slow import SlowSite, SlowSpec
 
@@ -350,6 +358,20 @@ def client_share(results: dict[str, Any]) -> dict[str, Any] | None:
             "bare_gap_ms": bare_gap, "share": share, "text": text}
 
 
+def contended(machine: dict[str, Any] | None) -> str:
+    """A note when other work held the cores during a workload
+    (:func:`~.compare.machine_was_busy`), else "".
+
+    Claims about sharing CPU between threads or processes cannot be judged then:
+    the scheduler hands a process with more runnable threads a bigger share of a
+    busy machine, and worker processes wait for cores that others hold."""
+    if not machine or not machine_was_busy(machine):
+        return ""
+    load, cores = float(machine["load_average"]), int(machine["usable_cores"])
+    return (f"; other work held the cores (load average {load:.1f} on {cores} cores), "
+            "so CPU-bound figures cannot tell")
+
+
 def _claim(claim: str, evidence: str, verdict: str) -> dict[str, Any]:
     return {"claim": claim, "evidence": evidence, "verdict": verdict}
 
@@ -466,19 +488,20 @@ def claims(
             ratio_verdict(ratio, 2.0, 1.2)))
     if cpu:
         ratio = _median(cpu, "threaded") / _median(cpu, "sync")
+        busy = contended(cpu.get("machine"))
         out.append(_claim(
             "The GIL makes threads useless for CPU-bound work.",
             f"cpu: threaded {_median(cpu, 'threaded'):.1f} pages/s vs sync "
-            f"{_median(cpu, 'sync'):.1f} pages/s = {ratio:.2f}x",
-            "confirmed" if ratio < 1.2 else "refuted"))
+            f"{_median(cpu, 'sync'):.1f} pages/s = {ratio:.2f}x{busy}",
+            "not shown" if busy else "confirmed" if ratio < 1.2 else "refuted"))
         single = max(_median(cpu, m) for m in modes_where("spider_in_process") if m in cpu["modes"])
         ratio = _median(cpu, "multiprocess") / single
         out.append(_claim(
             "Processes help CPU-bound work.",
             f"cpu: multiprocess {_median(cpu, 'multiprocess'):.1f} pages/s vs the "
             f"best single-process mode {single:.1f} pages/s = {ratio:.2f}x "
-            f"({_median(cpu, 'multiprocess', 'cpu_cores_busy'):.2f} cores busy)",
-            "confirmed" if ratio >= 1.3 else "refuted"))
+            f"({_median(cpu, 'multiprocess', 'cpu_cores_busy'):.2f} cores busy){busy}",
+            "not shown" if busy else "confirmed" if ratio >= 1.3 else "refuted"))
     if memory:
         claim = _memory_claim(memory)
         if claim:
@@ -511,7 +534,7 @@ def run_bench(
     table = size.workloads
     names = list(workloads or size.default_names)
     load = os.getloadavg()[0]
-    if load > 0.5 * len(os.sched_getaffinity(0)):
+    if load > len(os.sched_getaffinity(0)):
         _progress(f"load average {load:.1f}: other work shares the cores, figures will suffer")
     limits = raise_open_files_limit()
     if limits["after"] != limits["before"]:

@@ -80,7 +80,7 @@ def parse_modes(text: str) -> tuple[str, ...]:
 
 
 def machine_facts() -> dict[str, Any]:
-    """CPU count, the load average when the run began (other work on the machine
+    """CPU count, the 1-minute load average now (other work on the machine
     disturbs every figure), Python and platform, and the versions of the packages
     that matter."""
     versions: dict[str, str | None] = {}
@@ -98,6 +98,14 @@ def machine_facts() -> dict[str, Any]:
         "load_average": os.getloadavg()[0],
         "packages": versions,
     }
+
+
+def machine_was_busy(machine: dict[str, Any] | None) -> bool:
+    """Other work held the cores during the runs: the load average exceeds the usable
+    cores plus the one core the measured runs (one at a time) keep busy themselves."""
+    if not machine or machine.get("load_average") is None:
+        return False
+    return float(machine["load_average"]) > int(machine["usable_cores"]) + 1
 
 
 def _dig(doc: dict[str, Any], dotted: str) -> float:

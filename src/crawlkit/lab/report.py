@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from .compare import advice_text, mode_facts
+from .compare import advice_text, machine_was_busy, mode_facts
 
 _BREAKDOWN = ("queued", "ttfb", "download", "parse", "transfer")
 
@@ -292,8 +292,8 @@ def machine_text(machine: dict[str, Any]) -> str:
     load = machine.get("load_average")
     busy = ""
     if load is not None:
-        busy = f", load average {load:.1f} when the run began"
-        if load > 0.5 * machine["usable_cores"]:
+        busy = f", load average {load:.1f} over the last minute of the runs"
+        if machine_was_busy(machine):
             busy += " (other work shared the cores: the figures are disturbed)"
     return (
         f"{machine['usable_cores']} usable cores ({machine['cpu_count']} CPUs){busy}, "

@@ -449,7 +449,7 @@ def _creation_claims(creation: dict[str, Any]) -> list[dict[str, Any]]:
         evidence_note = ""
         if share < 0.01 and each > 1.1 * pooled:
             evidence_note = (f"; the totals differ by more than starting {kind}s can cost: "
-                             "that part is the machine's noise")
+                             "the rest is not the start (noise shows in such short runs)")
         out.append(_claim(
             f"{name} pays off by saving the cost of starting a {kind} per task.",
             f"creation, {creation['tasks']} parse jobs of {job:.1f} ms, "

@@ -194,7 +194,7 @@ def test_recommend_picks_the_cheapest_of_the_modes_within_noise():
     assert rec["fastest"] == "threaded" and rec["ties"] == ["async"]
     assert rec["recommended"] == "async"
     assert "async is within noise" in rec["why"] and "async used the least CPU" in rec["why"]
-    assert "0.80 s vs 2.00 s" in rec["why"]
+    assert "0.800 s vs 2.000 s" in rec["why"]
 
 
 def test_recommend_never_advises_a_mode_that_lost_pages():

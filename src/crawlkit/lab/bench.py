@@ -343,8 +343,8 @@ def client_share(results: dict[str, Any]) -> dict[str, Any] | None:
         verdict = (f"the bare clients differ by more than the modes do ({share:.0%} of the "
                    f"gap): the client explains all of it, and crawlkit's harness narrows it")
     elif share <= 0:
-        verdict = (f"bare {slow_client} is not slower than bare {fast_client}: the gap is "
-                   "the concurrency model and the harness, not the client")
+        verdict = (f"bare {slow_client} is the faster client, so the client does not explain "
+                   "the gap: the concurrency model and the harness do")
     else:
         verdict = (f"the client accounts for {share:.0%} of the gap; the concurrency model "
                    f"and the harness for the other {1 - share:.0%}")
@@ -353,7 +353,7 @@ def client_share(results: dict[str, Any]) -> dict[str, Any] | None:
             f"{fast} ({fast_client}) {_median(results, fast):.0f} pages/s = "
             f"{crawl_gap:.2f} ms per page apart; bare {slow_client} {bare_slow:.0f} vs bare "
             f"{fast_client} {bare_fast:.0f} requests/s at concurrency {concurrency} = "
-            f"{bare_gap:.2f} ms apart: {verdict}")
+            f"{abs(bare_gap):.2f} ms per request apart: {verdict}")
     return {"slow_mode": slow, "fast_mode": fast, "crawl_gap_ms": crawl_gap,
             "bare_gap_ms": bare_gap, "share": share, "text": text}
 

@@ -219,11 +219,11 @@ def recommend(results: dict[str, Any]) -> dict[str, Any]:
                f"{', '.join(ties)} {'is' if len(ties) == 1 else 'are'} within noise of it "
                "(their fastest run reaches its slowest)")
         if cheapest == best:
-            why += f"; it also used the least CPU ({modes[best]['cpu_seconds']['median']:.2f} s)"
+            why += f"; it also used the least CPU ({modes[best]['cpu_seconds']['median']:.3f} s)"
         else:
             why += (f"; of those, {cheapest} used the least CPU "
-                    f"({modes[cheapest]['cpu_seconds']['median']:.2f} s vs "
-                    f"{modes[best]['cpu_seconds']['median']:.2f} s)")
+                    f"({modes[cheapest]['cpu_seconds']['median']:.3f} s vs "
+                    f"{modes[best]['cpu_seconds']['median']:.3f} s)")
     if lost:
         why += f"; not advised because they disagreed with the reference: {', '.join(sorted(lost))}"
     return {"fastest": best, "ties": ties, "cheapest_of_fastest": cheapest,

@@ -11,6 +11,7 @@ import os
 import resource
 import statistics
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,38 +84,65 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it (children, their children, ...)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo += _children(current)
+    return found
+
+
+def _resident(pids: Sequence[int]) -> tuple[int, int]:
+    total = alive = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/statm", encoding="ascii") as fh:
+                total += int(fh.read().split()[1]) * _PAGE
+        except (OSError, IndexError, ValueError):
+            continue  # it exited since it was listed
+        alive += 1
+    return total, alive
+
+
 def tree_rss(pid: int | None = None) -> tuple[int, int]:
     """Resident bytes of process ``pid`` (default: this one) plus all its descendants,
     and how many processes that is. Pages shared between processes (libraries,
     copy-on-write) count once per process, as ``ps`` would count them."""
-    todo = [pid if pid is not None else os.getpid()]
-    total = processes = 0
-    while todo:
-        current = todo.pop()
-        try:
-            with open(f"/proc/{current}/statm", encoding="ascii") as fh:
-                total += int(fh.read().split()[1]) * _PAGE
-        except (OSError, IndexError, ValueError):
-            continue  # it exited between the listing and the read
-        processes += 1
-        todo += _children(current)
-    return total, processes
+    return _resident(descendants(pid if pid is not None else os.getpid()))
 
 
 class TreeSampler:
-    """Samples :func:`tree_rss` of this process in a background thread and keeps the
-    peak, so a crawl's children (a process pool, gevent's child) are counted
-    together with the crawl process at the same instant."""
+    """Samples the resident memory of this process and its descendants in a
+    background thread and keeps the peak, so a crawl's children (a process pool,
+    gevent's child) are counted together with the crawl process at the same instant.
 
-    def __init__(self, interval: float = 0.1) -> None:
+    Reading one process's size is cheap; finding the descendants means reading a
+    file per thread, so once that takes more than ``slow_scan`` seconds (hundreds of
+    threads) they are looked up again only every ``rescan`` samples.
+    """
+
+    def __init__(self, interval: float = 0.1, rescan: int = 5, slow_scan: float = 0.002) -> None:
         self.interval = interval
+        self.rescan = rescan
+        self.slow_scan = slow_scan
+        self._every = 1  # samples between two listings of the tree; sampler thread only
         self.peak = 0  # bytes; written by the sampler thread, read after stop()
         self.peak_processes = 0
+        self._pids: list[int] = []  # the tree as last listed; used by the sampler thread only
+        self._samples = 0
         self._stop = threading.Event()  # set by stop(): ends the sampling loop
         self._thread = threading.Thread(target=self._run, name="crawlkit-rss", daemon=True)
 
-    def _sample(self) -> None:
-        rss, processes = tree_rss()
+    def _sample(self, rescan: bool = False) -> None:
+        if rescan or self._samples % self._every == 0:
+            begun = time.perf_counter()
+            self._pids = descendants(os.getpid())
+            slow = time.perf_counter() - begun > self.slow_scan
+            self._every = self.rescan if slow else 1
+        self._samples += 1
+        rss, processes = _resident(self._pids)
         if rss > self.peak:
             self.peak, self.peak_processes = rss, processes
 
@@ -128,10 +156,10 @@ class TreeSampler:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop sampling after a last sample."""
+        """Stop sampling after a last sample of the tree as it is now."""
         self._stop.set()
         self._thread.join()
-        self._sample()
+        self._sample(rescan=True)
 
 
 def _rusage() -> tuple[float, float, float, float]:

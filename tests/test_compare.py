@@ -197,6 +197,14 @@ def test_recommend_picks_the_cheapest_of_the_modes_within_noise():
     assert "0.800 s vs 2.000 s" in rec["why"]
 
 
+def test_recommend_keeps_the_best_median_when_the_cpu_is_about_the_same():
+    results = _summary({"threaded": (100, 107, 110), "async": (104, 109, 111)},
+                       cpu={"threaded": 0.95, "async": 1.0})
+    rec = recommend(results)
+    assert (rec["fastest"], rec["ties"], rec["recommended"]) == ("async", ["threaded"], "async")
+    assert "none of those used clearly less CPU than its 1.000 s" in rec["why"]
+
+
 def test_recommend_never_advises_a_mode_that_lost_pages():
     results = _summary({"sync": (40, 42, 44), "broken": (90, 95, 99)}, lost=("broken",))
     rec = recommend(results)

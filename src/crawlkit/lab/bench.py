@@ -105,9 +105,9 @@ def bench_size(quick: bool, tiny: bool = False) -> BenchSize:
                            SiteSpec(pages=30, latency=0.1, page_bytes=2048),
                            ("--follow", *_limits(32)), repeat=2),
             "cpu": Workload("cpu", "120 KB pages, BeautifulSoup spider, no latency",
-                            SiteSpec(pages=40, page_bytes=120_000),
+                            SiteSpec(pages=30, page_bytes=120_000),
                             ("--follow", "--spider", _HEAVY, *_limits(16)), repeat=2),
-        }, SlowSpec(pages=200, latency_min=1.5, latency_max=2.5), 1, 8, 4,
+        }, SlowSpec(pages=200, latency_min=1.0, latency_max=1.5), 1, 6, 3,
             default_names=("overhead", "io", "cpu", "memory", "creation"))
     return BenchSize({
         "overhead": Workload("overhead", "harness alone: zero latency, null spider",

@@ -183,13 +183,19 @@ def mode_facts(mode: str) -> dict[str, str]:
             "parse": "in-process" if in_process else "worker processes"}
 
 
+CHEAPER = 0.9
+"""A mode within noise of the fastest is advised instead when its CPU seconds are
+below this fraction of the fastest's."""
+
+
 def recommend(results: dict[str, Any]) -> dict[str, Any]:
     """The mode to use for the crawl ``results`` measured, and why.
 
     Candidates are the modes that agreed with the reference on URLs and items (a
     mode that lost pages is never advised). The fastest by median pages/s leads;
     modes whose fastest run reaches its slowest run are within noise of it, and of
-    that group the one that used the least CPU is recommended. Returns the
+    that group the one that used the least CPU is recommended, if it used clearly
+    less (under :data:`CHEAPER` times the fastest's CPU seconds). Returns the
     ``fastest`` mode, its ``ties``, the ``recommended`` mode (``cheapest_of_fastest``
     too), its ``pages_per_second`` and ``why``, one sentence with the figures.
     """
@@ -202,7 +208,12 @@ def recommend(results: dict[str, Any]) -> dict[str, Any]:
 
     best = max(pool, key=rate)
     ties = [m for m in pool if m != best and rate(m, "max") >= rate(best, "min")]
-    cheapest = min([best, *ties], key=lambda m: modes[m]["cpu_seconds"]["median"])
+    def cpu(mode: str) -> float:
+        return float(modes[mode]["cpu_seconds"]["median"])
+
+    cheapest = min([best, *ties], key=cpu)
+    if cpu(cheapest) > CHEAPER * cpu(best):  # about the same CPU: the best median stays
+        cheapest = best
     others = [m for m in pool if m != best]
     if not others:
         why = f"the only mode measured ({rate(best):.1f} pages/s)"
@@ -219,11 +230,11 @@ def recommend(results: dict[str, Any]) -> dict[str, Any]:
                f"{', '.join(ties)} {'is' if len(ties) == 1 else 'are'} within noise of it "
                "(their fastest run reaches its slowest)")
         if cheapest == best:
-            why += f"; it also used the least CPU ({modes[best]['cpu_seconds']['median']:.3f} s)"
+            why += (f"; none of those used clearly less CPU than its "
+                    f"{cpu(best):.3f} s, so the best median stays")
         else:
             why += (f"; of those, {cheapest} used the least CPU "
-                    f"({modes[cheapest]['cpu_seconds']['median']:.3f} s vs "
-                    f"{modes[best]['cpu_seconds']['median']:.3f} s)")
+                    f"({cpu(cheapest):.3f} s vs {cpu(best):.3f} s)")
     if lost:
         why += f"; not advised because they disagreed with the reference: {', '.join(sorted(lost))}"
     return {"fastest": best, "ties": ties, "cheapest_of_fastest": cheapest,

@@ -4,6 +4,7 @@ memory sampling, and one tiny run that writes every part of the report."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -18,7 +19,7 @@ from crawlkit.lab.bench import (
     run_bench,
 )
 from crawlkit.lab.compare import mode_facts
-from crawlkit.lab.measure import TreeSampler, tree_rss
+from crawlkit.lab.measure import TreeSampler, high_water, tree_rss
 from crawlkit.lab.slow import SlowSpec
 from crawlkit.strategies import MODES, modes_where
 
@@ -187,6 +188,9 @@ def test_tree_rss_counts_child_processes():
         sampler.start()
         sampler.stop()
         assert sampler.peak_processes >= processes + 1 and sampler.peak > alone
+        # the child's own peak, not this process's: it never held what we hold
+        assert sampler.child_peak >= high_water(child.pid) > 4 * 2**20
+        assert high_water(child.pid) < high_water(os.getpid())
     finally:
         child.communicate(b"")
 

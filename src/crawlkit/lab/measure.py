@@ -106,6 +106,23 @@ def _resident(pids: Sequence[int]) -> tuple[int, int]:
     return total, alive
 
 
+def high_water(pid: int) -> int:
+    """The peak resident bytes of process ``pid`` since it last exec'd (VmHWM), or 0.
+
+    Unlike ``ru_maxrss``, which keeps the peak of the image a process was forked
+    from, this is the program's own peak: a crawl started by a 60 MB ``compare``
+    does not report 60 MB before it has done anything.
+    """
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    return 0
+
+
 def tree_rss(pid: int | None = None) -> tuple[int, int]:
     """Resident bytes of process ``pid`` (default: this one) plus all its descendants,
     and how many processes that is. Pages shared between processes (libraries,
@@ -130,6 +147,7 @@ class TreeSampler:
         self._every = 1  # samples between two listings of the tree; sampler thread only
         self.peak = 0  # bytes; written by the sampler thread, read after stop()
         self.peak_processes = 0
+        self.child_peak = 0  # bytes: the largest VmHWM seen in a descendant; sampler only
         self._pids: list[int] = []  # the tree as last listed; used by the sampler thread only
         self._samples = 0
         self._stop = threading.Event()  # set by stop(): ends the sampling loop
@@ -145,6 +163,10 @@ class TreeSampler:
         rss, processes = _resident(self._pids)
         if rss > self.peak:
             self.peak, self.peak_processes = rss, processes
+        me = os.getpid()
+        for pid in self._pids:
+            if pid != me:
+                self.child_peak = max(self.child_peak, high_water(pid))
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
@@ -182,7 +204,8 @@ def measure(
     p99 in seconds), ``cpu_user``, ``cpu_sys``, ``cpu_seconds`` (this process and
     its children, start-up included), ``cpu_cores_busy`` and ``cpu_utilisation``
     (of all cores) over start-up plus the crawl,
-    ``peak_rss_mb`` (this process), ``peak_child_rss_mb`` (its largest child),
+    ``peak_rss_mb`` (this process's own peak, VmHWM), ``peak_child_rss_mb`` (the
+    largest such peak among its descendants, read every 0.1 s while they live),
     ``tree_rss_mb`` (the peak of this process and all its descendants together,
     sampled every 0.1 s), ``idle_rss_mb`` (that sum before the strategy started),
     ``tree_processes`` (processes in the tree at the peak), ``breakdown`` (mean
@@ -221,8 +244,9 @@ def measure(
         cpu_seconds=cpu_user + cpu_sys,
         cpu_cores_busy=(cpu_user + cpu_sys) / span if span > 0 else 0.0,
         cpu_utilisation=(cpu_user + cpu_sys) / span / cores if span > 0 else 0.0,
-        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        peak_child_rss_mb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        peak_rss_mb=(high_water(os.getpid())
+                     or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 2**20,
+        peak_child_rss_mb=sampler.child_peak / 2**20,
         tree_rss_mb=sampler.peak / 2**20,
         idle_rss_mb=idle / 2**20,
         tree_processes=sampler.peak_processes,

@@ -28,7 +28,7 @@ COLUMNS: dict[str, str] = {
                       "then the median over the runs",
     "CPU s": "user + system CPU seconds of the crawl process and its children",
     "cores busy": "CPU seconds divided by wall time (start-up included): 1.0 is one core",
-    "RSS MB": "peak resident memory of the crawl process + of its largest child "
+    "RSS MB": "peak resident memory (VmHWM) of the crawl process + of its largest child "
               "(55+87: 55 MB in the crawl process, 87 MB in its biggest child)",
     "tree MB": "peak resident memory of the crawl process and all its children summed "
                "at the same instant (sampled every 0.1 s; shared pages count per process)",

@@ -139,7 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="small workloads, under 2 minutes")
     bench.add_argument("--report", metavar="DIR", help="write the report to DIR")
     bench.add_argument("--workloads", default=None,
-                       help="comma-separated subset of: overhead, io, cpu, mixed, sweep")
+                       help="comma-separated subset of: overhead, io, cpu, mixed, memory, "
+                            "creation, sweep")
 
     record = sub.add_parser("record", help="crawl and store every response in a WARC file")
     record.add_argument("urls_file", metavar="URLS_FILE")

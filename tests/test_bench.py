@@ -174,9 +174,12 @@ def test_slow_spec_spreads_latency_over_its_range():
 def test_tree_rss_counts_child_processes():
     alone, processes = tree_rss()
     assert processes >= 1 and alone > 10 * 2**20
-    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
-                             stdin=subprocess.PIPE)
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys; print('ready', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
+        assert child.stdout is not None
+        assert child.stdout.readline() == b"ready\n"  # started: its memory stays put now
         for _ in range(200):  # until the child has replaced the forked image
             together, with_child = tree_rss()
             if with_child == processes + 1 and together - alone > 4 * 2**20:

@@ -4,15 +4,18 @@ one page's work, the sequential baseline, measuring a run and the printed table.
 Each example measures its pattern against the same crawl done one page at a time
 and prints one table through :func:`report`::
 
-    pattern                                  pages  seconds  pages/s  speed-up  peak RSS MB
-    sequential: one requests.Session           200    17.41     11.5     1.00x         41.3
-    8 Thread subclass workers + Queue          200     2.27     88.1     7.67x         42.0
+    pattern                                  pages  seconds  pages/s speed-up  CPU s peak RSS MB
+    sequential                                 200    16.94     11.8    1.00x   1.32        30.1
+    16 Thread subclass + Queue                 200     1.14    175.4   14.86x   1.41        38.9
 
 Every run (the baseline too) happens in a forked child of the example, so each
 row's peak RSS is that run's alone: ``getrusage`` of the run's process plus its
 largest child process (a pool's workers are not summed). Seconds count the work
-only, not the fork. The demo site runs in another process so that serving pages
-never competes with the pattern for the example's GIL or shows in its memory.
+only, not the fork. CPU s is the user + system time of the run's process and its
+children: on a machine shared with other work, a CPU-bound row's seconds say how
+much of the cores it got, its CPU seconds what the work cost. The demo site runs
+in another process so that serving pages never competes with the pattern for the
+example's GIL or shows in its memory.
 """
 
 from __future__ import annotations
@@ -187,6 +190,7 @@ class Run:
     label: str
     keys: list[str]
     seconds: float
+    cpu_seconds: float
     rss_mb: float
     notes: dict[str, object]
     compare: list[str]
@@ -202,6 +206,13 @@ def peak_rss_mb() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return (own + child) / 1024  # kilobytes on Linux
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process and its waited-for children."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    child = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + child.ru_utime + child.ru_stime
 
 
 def measure(label: str, work: Callable[[], Done | Iterable[str]]) -> Run:
@@ -226,7 +237,8 @@ def measure(label: str, work: Callable[[], Done | Iterable[str]]) -> Run:
             if done.seconds is not None:
                 seconds = done.seconds
             compare = done.keys if done.compare is None else done.compare
-            payload: object = Run(label, done.keys, seconds, peak_rss_mb(), done.notes, compare)
+            payload: object = Run(label, done.keys, seconds, cpu_seconds(), peak_rss_mb(),
+                                  done.notes, compare)
         except BaseException:
             payload = traceback.format_exc()
             code = 1
@@ -254,13 +266,13 @@ def report(runs: list[Run]) -> None:
     the same pages as the baseline, then the runs' notes."""
     base = runs[0]
     print(f"{'pattern':<44} {'pages':>5} {'seconds':>8} {'pages/s':>8} {'speed-up':>8}"
-          f" {'peak RSS MB':>11}")
+          f" {'CPU s':>6} {'peak RSS MB':>11}")
     for run in runs:
         rate = run.pages / run.seconds if run.seconds else 0.0
         base_rate = base.pages / base.seconds if base.seconds else 0.0
         speedup = rate / base_rate if base_rate else 0.0
         print(f"{run.label:<44} {run.pages:>5} {run.seconds:>8.2f} {rate:>8.1f}"
-              f" {speedup:>7.2f}x {run.rss_mb:>11.1f}")
+              f" {speedup:>7.2f}x {run.cpu_seconds:>6.2f} {run.rss_mb:>11.1f}")
     for run in runs[1:]:
         same = sorted(run.compare) == sorted(base.compare)
         print(f"same pages as baseline [{run.label}]: {same}")

@@ -6,7 +6,8 @@ ThreadPoolExecutor with as_completed, `multiprocess` aiohttp plus a
 ProcessPoolExecutor for parsing, `async` asyncio + aiohttp, `gevent` a
 monkey-patched greenlet pool in a child process. The baseline is `sync`, one
 page at a time. The keys come from the default spider's records (URL, title,
-link count), so they must equal those of the tutorial's own parse.
+link count), so they must equal those of the tutorial's own parse. Seconds
+include each strategy's start-up (threads, processes, the robots.txt fetch).
 Run: python examples/crawlkit_strategies.py [--pages N] [--latency S] [--workers C]
 """
 

@@ -54,9 +54,14 @@ def main() -> None:
         f"{platform.system()}, {os.cpu_count()} cores shared with other work.",
         "Each table: the example's pattern against the same pages done one at a time"
         " (the first row). Peak RSS is the run's own process plus its largest child"
-        " (getrusage), not the sum over a pool's workers. Pages are the demo site's,"
+        " (getrusage), not the sum over a pool's workers; CPU s is user + system time,"
+        " children included. Pages are the demo site's,"
         f" {args.latency * 1000:.0f} ms per response; the parse-bound examples use"
         " 100 KB pages, the others 24 KB.",
+        "",
+        f"Load average (1 min) when the run began: {os.getloadavg()[0]:.1f} on"
+        f" {os.cpu_count()} cores. Under such load a CPU-bound row's seconds measure the"
+        " share of the cores it got; compare its CPU seconds instead.",
         "",
     ]
     for section, names in SECTIONS:
@@ -67,10 +72,11 @@ def main() -> None:
             proc = subprocess.run([sys.executable, str(HERE / name), *flags],
                                   capture_output=True, text=True, timeout=1800, check=False)
             took = time.perf_counter() - started
+            load = os.getloadavg()[0]
             if proc.returncode != 0:
                 sys.exit(f"{name} failed with exit code {proc.returncode}:\n{proc.stderr}")
             lines += [f"### {name}", "", "```", proc.stdout.rstrip(), "```",
-                      f"({took:.0f} s in all)", ""]
+                      f"({took:.0f} s in all; load average {load:.1f} at the end)", ""]
     args.out.write_text("\n".join(lines), encoding="utf-8")
     print(f"wrote {args.out}", file=sys.stderr)
 

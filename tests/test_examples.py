@@ -96,7 +96,7 @@ class Row:
     pages: int
 
 
-ROW = re.compile(r"^(?P<label>.+?) +(?P<pages>\d+) +[\d.]+ +[\d.]+ +[\d.]+x +[\d.]+$")
+ROW = re.compile(r"^(?P<label>.+?) +(?P<pages>\d+) +[\d.]+ +[\d.]+ +[\d.]+x +[\d.]+ +[\d.]+$")
 
 
 def table_rows(out: str) -> list[Row]:

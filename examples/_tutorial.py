@@ -15,7 +15,8 @@ only, not the fork. CPU s is the user + system time of the run's process and its
 children: on a machine shared with other work, a CPU-bound row's seconds say how
 much of the cores it got, its CPU seconds what the work cost. The demo site runs
 in another process so that serving pages never competes with the pattern for the
-example's GIL or shows in its memory.
+example's GIL or shows in its memory. Forking and getrusage make the examples
+Unix-only (Linux, macOS).
 """
 
 from __future__ import annotations

@@ -55,7 +55,8 @@ def with_processes(site: Site, workers: int, subclass: bool) -> Done:
     for process in processes:
         process.join()
     how = "subclass" if subclass else "target"
-    notes: dict[str, object] = {f"exit codes ({how})": sorted({p.exitcode for p in processes})}
+    codes = sorted({process.exitcode for process in processes}, key=str)
+    notes: dict[str, object] = {f"exit codes ({how})": codes}
     if subclass:
         hung = multiprocessing.Process(target=hang)
         hung.start()

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+from multiprocessing.context import ForkProcess, SpawnProcess
+from typing import Literal
 
 import requests
 from _tutorial import Done, Site, arguments, demo_site, fetch, measure, parse_heavy, report
 
 Page = tuple[str, str]  # (url, html)
+Method = Literal["fork", "spawn"]  # how a process starts
 
 
 def download(site: Site) -> list[Page]:
@@ -50,7 +53,7 @@ def process_per_page(pages: list[Page], workers: int) -> Done:
     return Done(found)
 
 
-def with_pool(pages: list[Page], workers: int, method: str) -> Done:
+def with_pool(pages: list[Page], workers: int, method: Method) -> Done:
     started = time.perf_counter()  # pool start-up included
     context = multiprocessing.get_context(method)
     with context.Pool(workers) as pool:
@@ -61,11 +64,11 @@ def with_pool(pages: list[Page], workers: int, method: str) -> Done:
                 seconds=seconds)
 
 
-def start_and_join_ms(method: str, times: int = 5) -> float:
-    context = multiprocessing.get_context(method)
+def start_and_join_ms(method: Method, times: int = 5) -> float:
+    kind = ForkProcess if method == "fork" else SpawnProcess
     started = time.perf_counter()
     for _ in range(times):
-        process = context.Process(target=int)
+        process = kind(target=int)
         process.start()
         process.join()
     return (time.perf_counter() - started) / times * 1000

@@ -76,7 +76,7 @@ def with_shared_state(site: Site, workers: int, slots: int) -> Done:
     return Done(found, {
         "Value without its lock: pages counted": f"{pages_unlocked.value} of {len(found)}",
         "Value with its lock: pages counted": f"{pages_locked.value} of {len(found)}",
-        "Array of bytes per worker": list(bytes_by_worker),
+        "Array of bytes per worker": bytes_by_worker[:],
         "most fetches in flight": f"{most_busy.value} (Semaphore of {slots})",
         "Event set when the pages ran out": ran_out.is_set(),
     })

@@ -5,6 +5,7 @@ when they die."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from crawlkit.engine import Engine
 from crawlkit.fetchers.processes import ProcessesFetcher
 from crawlkit.lab.demo import DemoSite, SiteSpec
 from crawlkit.process import Processor
+from crawlkit.progress import Snapshot
 from crawlkit.sinks import ListSink
 from crawlkit.urls import canonicalize
 
@@ -136,6 +138,7 @@ def test_a_killed_worker_leaves_a_record_and_is_replaced(retries, site, sync_rec
     assert "error" not in box, box
     stats = box["stats"]
     assert fetcher.restarts == 1
+    assert fetcher.live().endswith(", 1 replaced")
     assert -signal.SIGKILL in fetcher.exit_codes
     records = {canonicalize(r["url"]): r for r in sink.items}
     assert len(records) == len(sink.items), "a page was recorded twice"
@@ -173,6 +176,26 @@ def test_an_unpicklable_spider_is_a_usage_error():
     with pytest.raises(crawlkit.UsageError, match="picklable"):
         crawlkit.crawl("http://127.0.0.1:9/", mode="processes", spider=local)
 
+
+
+def test_the_progress_line_shows_the_workers_live_counters(site):
+    settings = CrawlSettings(mode="processes", follow=True, concurrency=4)
+    fetcher = ProcessesFetcher(processes=2)
+    seen: list[Snapshot] = []
+    stats = Engine(settings, DefaultSpider(), ListSink(), fetcher=fetcher,
+                   progress=seen.append).run([site.url + "/page/1"])
+    assert seen  # the first snapshot is never held back
+    fetched = []
+    for snapshot in seen:
+        assert snapshot.line().endswith("; " + snapshot.live)
+        match = re.fullmatch(r"workers fetched (\d+) \(\d+\.\d MB\)", snapshot.live)
+        assert match, snapshot.live
+        fetched.append(int(match[1]))
+        # counted in shared memory before the outcome is sent: never behind the engine
+        assert fetched[-1] >= snapshot.done
+    assert fetched == sorted(fetched)
+    assert fetched[-1] <= fetcher.counters().fetched == stats.pages + stats.robots_fetches
+    assert Snapshot(1, 0, 0, 0, 1.0).line().endswith("elapsed")  # other strategies: nothing
 
 
 def _wait_until_dead(pid: int) -> None:

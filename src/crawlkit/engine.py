@@ -26,6 +26,7 @@ from .cache import ResponseCache
 from .cookies import CookieJars
 from .errors import UsageError
 from .fetchers import Fetcher, get_fetcher
+from .fetchers.base import live_report
 from .frontiers.base import Frontier, Link, redirect_hop
 from .frontiers.disk import DiskFrontier
 from .frontiers.journal import BATCH_PAGES, BATCH_SECONDS, CrawlState
@@ -135,7 +136,8 @@ class Engine:
         if self.progress is not None and now - self._progress_at >= 0.5:
             self._progress_at = now
             self.progress(Snapshot(self._ok, self._failed, in_flight, len(self.frontier),
-                                   now - started, self.settings.max_pages))
+                                   now - started, self.settings.max_pages,
+                                   live_report(self.fetcher)))
 
     def _count_refused(self, reasons: Iterable[str | None]) -> None:
         self._refused.update(reason for reason in reasons if reason is not None)

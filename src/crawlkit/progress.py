@@ -19,6 +19,9 @@ class Snapshot:
     queued: int
     elapsed: float
     max_pages: int | None = None
+    live: str = ""
+    """What the strategy's workers report live (``processes``: pages fetched, bytes,
+    workers replaced), shown at the end of the line; empty for most strategies."""
 
     @property
     def done(self) -> int:
@@ -29,12 +32,15 @@ class Snapshot:
         return self.done / self.elapsed if self.elapsed > 0 else 0.0
 
     def line(self) -> str:
-        """``done, in flight, queued, errors, pages/s, elapsed`` and ETA when bounded."""
+        """``done, in flight, queued, errors, pages/s, elapsed``, the ETA when bounded
+        and what the workers report live, when they do."""
         text = (f"{self.done} done ({self.failed} errors), {self.in_flight} in flight, "
                 f"{self.queued} queued, {self.rate:.1f} pages/s, {self.elapsed:.0f}s elapsed")
         if self.max_pages is not None and self.rate > 0:
             left = max(0, self.max_pages - self.done)
             text += f", ETA {left / self.rate:.0f}s"
+        if self.live:
+            text += f"; {self.live}"
         return text
 
 

@@ -99,7 +99,7 @@ def test_same_records_as_sync_and_live_counters(site, sync_records):
     assert counters.bytes == stats.bytes > 0
 
 
-def test_the_stop_event_ends_every_worker(site):
+def test_closing_the_stop_pipe_ends_every_worker(site):
     settings = CrawlSettings(mode="processes", concurrency=4)
     fetcher = ProcessesFetcher(processes=2)
     fetcher.start(settings, Processor(DefaultSpider(), settings))

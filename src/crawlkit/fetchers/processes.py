@@ -159,8 +159,9 @@ def worker_main(
             outbox.send_bytes(pickle.dumps((_READY, None, 0.0)))
     except OSError:  # the parent is gone, or dropped this worker while it started
         os._exit(70)
-    stop.poll(None)  # returns at the end of the pipe; the threads are daemons: they
-    # end with the process
+    # returns when the parent closes its end of the stop pipe, or dies; the threads
+    # are daemons: they end with the process
+    stop.poll(None)
 
 
 class _Worker:

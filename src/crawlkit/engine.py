@@ -26,6 +26,7 @@ from .cache import ResponseCache
 from .cookies import CookieJars
 from .errors import UsageError
 from .fetchers import Fetcher, get_fetcher
+from .fetchers.base import live_report
 from .frontiers.base import Frontier, Link, redirect_hop
 from .frontiers.disk import DiskFrontier
 from .frontiers.journal import BATCH_PAGES, BATCH_SECONDS, CrawlState
@@ -136,7 +137,8 @@ class Engine:
             self._progress_at = now
             self.progress(Snapshot(self._ok, self._failed, in_flight, len(self.frontier),
                                    now - started, self.settings.max_pages,
-                                   self.politeness.busy_limits()))
+                                   self.politeness.busy_limits(),
+                                   live_report(self.fetcher)))
 
     def _count_refused(self, reasons: Iterable[str | None]) -> None:
         self._refused.update(reason for reason in reasons if reason is not None)

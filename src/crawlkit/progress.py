@@ -27,6 +27,9 @@ class Snapshot:
     elapsed: float
     max_pages: int | None = None
     limits: tuple[tuple[str, int, int], ...] = ()
+    live: str = ""
+    """What the strategy's workers report live (``processes``: pages fetched, bytes,
+    workers replaced), shown at the end of the line; empty for most strategies."""
 
     @property
     def done(self) -> int:
@@ -37,8 +40,8 @@ class Snapshot:
         return self.done / self.elapsed if self.elapsed > 0 else 0.0
 
     def line(self) -> str:
-        """``done, in flight, queued, errors, pages/s, elapsed``, ETA when bounded and the
-        busy origins' adaptive limits."""
+        """``done, in flight, queued, errors, pages/s, elapsed``, ETA when bounded, the
+        busy origins' adaptive limits, and what the workers report live, when they do."""
         text = (f"{self.done} done ({self.failed} errors), {self.in_flight} in flight, "
                 f"{self.queued} queued, {self.rate:.1f} pages/s, {self.elapsed:.0f}s elapsed")
         if self.max_pages is not None and self.rate > 0:
@@ -49,6 +52,8 @@ class Snapshot:
                               for origin, busy, limit in self.limits[:SHOWN_LIMITS])
             more = len(self.limits) - SHOWN_LIMITS
             text += f"; in flight/limit: {shown}" + (f" (+{more} origins)" if more > 0 else "")
+        if self.live:
+            text += f"; {self.live}"
         return text
 
 

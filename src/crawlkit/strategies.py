@@ -32,19 +32,27 @@ STRATEGIES: dict[str, str] = {
 MODES: tuple[str, ...] = tuple(STRATEGIES)
 """Every built-in fetch strategy, by the name the CLI and :func:`crawlkit.crawl` accept."""
 
+CHOOSERS: dict[str, str] = {
+    "auto": "crawlkit.fetchers.auto:AutoFetcher",
+}
+"""Built-in modes that run one of the strategies above, chosen while the crawl runs:
+name -> ``"module:Class"``. Accepted wherever a mode is; not in :data:`MODES`, which
+lists the strategies themselves (every one is measured and tested on its own)."""
+
 
 @cache
 def _registered() -> dict[str, str]:
     found: dict[str, str] = {}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name not in STRATEGIES:
+        if ep.name not in STRATEGIES and ep.name not in CHOOSERS:
             found.setdefault(ep.name, ep.value)
     return found
 
 
 def registry() -> dict[str, str]:
-    """Every strategy by name: the built-ins, then those of installed distributions."""
-    return {**STRATEGIES, **_registered()}
+    """Every mode by name: the built-in strategies, ``auto``, then the strategies of
+    installed distributions."""
+    return {**STRATEGIES, **CHOOSERS, **_registered()}
 
 
 def known_modes() -> tuple[str, ...]:

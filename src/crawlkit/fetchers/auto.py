@@ -201,7 +201,8 @@ class AutoFetcher:
         self._old_in_flight = 0
         self._standby: Fetcher | None = None
         self._cannot_pickle = False
-        # threads closing fetchers no longer used, so the engine never waits for them
+        # threads closing the fetcher switched away from, so the engine never waits for
+        # it; joined by close()
         self._closers: list[threading.Thread] = []
         # what a closing thread raised (list.append is atomic), raised again by close()
         self._close_errors: list[BaseException] = []
@@ -315,23 +316,32 @@ class AutoFetcher:
                 self._close_later(self._old)
                 self._old = None
         elif standby is not None:
-            self._close_later(standby)
+            self._close_later(standby, wait=False)
             if decision.mode != self.first:
                 decision = Decision(self.first, sample, decision.gain,
                                     f"{decision.mode} is not started here")
                 self.decision = decision
         self.report(decision.describe())
 
-    def _close_later(self, fetcher: Fetcher) -> None:
+    def _close_later(self, fetcher: Fetcher, wait: bool = True) -> None:
+        """Close ``fetcher`` in a thread of its own; :meth:`close` waits for it only
+        when ``wait`` (a pool that was never used winds down on its own: waiting for
+        its processes to exit would hold up the end of a short crawl)."""
+
         def close() -> None:
             try:
                 fetcher.close()
-            except BaseException as exc:  # raised again by close()
-                self._close_errors.append(exc)
+            except BaseException as exc:
+                if wait:  # raised again by close()
+                    self._close_errors.append(exc)
+                else:
+                    log.debug("closing the unused %s strategy failed", self.candidate,
+                              exc_info=True)
 
         closer = threading.Thread(target=close, name="crawlkit-auto-close", daemon=True)
         closer.start()
-        self._closers.append(closer)
+        if wait:
+            self._closers.append(closer)
 
     def close(self) -> None:
         if self.decision is None and self._parse:

@@ -10,7 +10,9 @@ process start in the middle of the crawl (auto's start-up is therefore that of
 :class:`~crawlkit.models.Timing` (``parse``: CPU in the parse stage and the
 spider; ``ttfb + download``: waiting on the network) and this process's CPU
 time, then :func:`choose` predicts the pages/s of each strategy from those
-figures and picks one.
+figures and picks one. A pool that was not chosen stays idle (idle workers cost
+no CPU; workers exiting would take it from the crawl) and winds down in the
+background when the crawl ends: :meth:`AutoFetcher.close` does not wait for it.
 
 Switching loses and repeats nothing: new requests go to the chosen fetcher, the
 first one keeps its requests in flight until each has its outcome, and is
@@ -200,6 +202,8 @@ class AutoFetcher:
         self._old: Fetcher | None = None
         self._old_in_flight = 0
         self._standby: Fetcher | None = None
+        # the process strategy the decision did not need: closed, unwaited, by close()
+        self._unused: Fetcher | None = None
         self._cannot_pickle = False
         # threads closing the fetcher switched away from, so the engine never waits for
         # it; joined by close()
@@ -316,7 +320,7 @@ class AutoFetcher:
                 self._close_later(self._old)
                 self._old = None
         elif standby is not None:
-            self._close_later(standby, wait=False)
+            self._unused = standby
             if decision.mode != self.first:
                 decision = Decision(self.first, sample, decision.gain,
                                     f"{decision.mode} is not started here")
@@ -348,8 +352,10 @@ class AutoFetcher:
             pages = len(self._parse)
             self.report(f"auto: the crawl ended after {pages} page{'s' * (pages != 1)}, "
                         f"before a decision: it ran on {self.first}")
+        if self._unused is not None:
+            self._close_later(self._unused, wait=False)
         fetchers = [f for f in (self._current, self._old, self._standby) if f is not None]
-        self._old = self._standby = None
+        self._old = self._standby = self._unused = None
         try:
             for closer in self._closers:
                 closer.join()

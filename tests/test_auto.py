@@ -87,6 +87,15 @@ def test_the_decision_is_a_pure_function_of_the_figures():
     assert gains == sorted(gains)  # type: ignore[type-var]
 
 
+def test_requests_are_held_back_only_while_parsing_looks_heavy():
+    from crawlkit.fetchers.auto import _hold_limit
+
+    assert _hold_limit(_sample(parse=0.0003, wait=0.1)) is None
+    assert _hold_limit(_sample(parse=0.022, wait=0.002)) == 3
+    assert _hold_limit(_sample(parse=0.018, wait=0.05, concurrency=32)) == 5
+    assert _hold_limit(_sample(parse=0.002, wait=0.5, concurrency=32)) == 32
+
+
 def test_auto_is_a_mode_but_not_one_of_the_strategies():
     assert "auto" in known_modes() and "auto" not in MODES
     cls = strategy_class("auto")
@@ -182,6 +191,9 @@ def test_a_switch_mid_crawl_loses_and_repeats_no_page(two_cores):
     first, second = fetcher.made["async"], fetcher.made["multiprocess"]
     # the first strategy answered every request it took, the second took the rest
     assert by["async"] == first.submitted > 5 and by["multiprocess"] == second.submitted > 100
+    # once the first pages pointed to processes, the first strategy got few more:
+    # 2 + wait/parse requests at a time, the rest waited for the decision
+    assert first.submitted <= 5 + 3
     assert first.closed and second.closed
     assert fetcher.decision is not None and fetcher.decision.mode == "multiprocess"
     assert fetcher.decision.sample.pages == 5

@@ -25,9 +25,11 @@ library code finds it in :attr:`AutoFetcher.decision` and the
 from __future__ import annotations
 
 import logging
+import math
 import statistics
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -52,6 +54,8 @@ TRANSFER_SECONDS_PER_BYTE = 5e-9
 MIN_GAIN = 1.25
 """Switch only when the prediction is at least this many times the pages/s of staying:
 the model is rough, and a switch costs the pages the first fetcher still holds."""
+HOLD_PARSE_SECONDS = 0.0016
+"""Parsing per page below which the sample never holds requests back (four transfers)."""
 _POLL = 0.002
 """While both fetchers hold requests: how long to wait on one before looking at the other."""
 
@@ -152,6 +156,14 @@ def choose(sample: Sample, can_pickle: bool = True, first: str = "async",
                     f"{bound} bounds the crawl: {candidate} predicted {gain:.2f}x")
 
 
+def _hold_limit(sample: Sample) -> int | None:
+    """Requests enough to keep one parse thread busy (one parsing, the others
+    waiting on the network), or ``None`` when parsing is too light to hold any back."""
+    if sample.parse < HOLD_PARSE_SECONDS:
+        return None
+    return min(sample.concurrency, 2 + math.ceil(sample.wait / sample.parse))
+
+
 def _mean_without_first_calls(values: Sequence[float]) -> float:
     if not values:
         return 0.0
@@ -221,6 +233,11 @@ class AutoFetcher:
                 raise
             else:
                 self._standby = standby
+        # while the pages seen so far point to the process strategy: the most requests
+        # the first fetcher gets (the rest wait in _held for the decision), so few are
+        # left in its parse queue when the crawl moves on; None: no limit
+        self._hold: int | None = None
+        self._held: deque[Request] = deque()
         self._parse: list[float] = []
         self._wait: list[float] = []
         self._bytes = 0
@@ -236,8 +253,17 @@ class AutoFetcher:
         if self._began is None:
             self._began = time.perf_counter()
             self._cpu_began = time.process_time()
+        if self._hold is not None and self._in_flight >= self._hold:
+            self._held.append(request)
+            return
         self._current.submit(request)
         self._in_flight += 1
+
+    def _release(self) -> None:
+        """Send held requests to the current fetcher, up to the limit (all when none)."""
+        while self._held and (self._hold is None or self._in_flight < self._hold):
+            self._current.submit(self._held.popleft())
+            self._in_flight += 1
 
     def completed(self, timeout: float | None = None) -> list[Outcome]:
         if self._old is None:
@@ -245,6 +271,8 @@ class AutoFetcher:
             self._in_flight -= len(outcomes)
             if self.decision is None and outcomes:
                 self._observe(outcomes)
+            if self._held:
+                self._release()
             return outcomes
         return self._drain(timeout)
 
@@ -286,8 +314,13 @@ class AutoFetcher:
         pages = len(self._parse)
         if pages == 0 or self._began is None:
             return
+        sample = self.sample()
         if pages >= self.sample_pages or time.perf_counter() - self._began >= self.sample_seconds:
-            self._decide(self.sample())
+            self._decide(sample)
+            return
+        self._hold = None
+        if self._standby is not None and self.choose(sample).mode == self.candidate:
+            self._hold = _hold_limit(sample)
 
     def sample(self) -> Sample:
         """The figures measured so far."""
@@ -312,6 +345,7 @@ class AutoFetcher:
     def _decide(self, sample: Sample) -> None:
         decision = self.choose(sample)
         self.decision = decision
+        self._hold = None
         standby, self._standby = self._standby, None
         if decision.mode == self.candidate and standby is not None:
             self._old, self._old_in_flight = self._current, self._in_flight
@@ -325,6 +359,7 @@ class AutoFetcher:
                 decision = Decision(self.first, sample, decision.gain,
                                     f"{decision.mode} is not started here")
                 self.decision = decision
+        self._release()
         self.report(decision.describe())
 
     def _close_later(self, fetcher: Fetcher, wait: bool = True) -> None:

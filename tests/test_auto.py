@@ -279,12 +279,17 @@ def _key(record: dict) -> tuple:
 
 
 @pytest.mark.slow
-def test_auto_gives_the_same_records_as_sync(demo_site):
+def test_auto_gives_the_records_of_sync_and_keeps_the_contract(demo_site, fault_server):
+    """The contract suite's checks (tests/test_contract.py), run on auto: it is not
+    one of MODES, over which that suite is parametrized."""
+    import test_contract as contract
+
     sync = crawlkit.crawl(demo_site.url + "/", mode="sync", follow=True)
-    auto = crawlkit.crawl(demo_site.url + "/", mode="auto", follow=True, concurrency=8)
-    assert len(auto) == len(sync) > 500
-    assert {_key(r) for r in auto} == {_key(r) for r in sync}
-    assert auto.stats.mode == "auto"
+    contract.test_full_crawl_matches_site_graph("auto", demo_site,
+                                                {contract._key(r) for r in sync})
+    contract.test_failures_are_records("auto", fault_server)
+    contract.test_user_spider_runs_in_every_mode("auto", demo_site)
+    contract.test_spider_errors_become_records("auto", demo_site)
 
 
 @pytest.mark.slow

@@ -274,10 +274,6 @@ class SwitchAtOnce(AutoFetcher):
         return Decision(self.candidate, sample, None, "told to")
 
 
-def _key(record: dict) -> tuple:
-    return (canonicalize(record["url"]), record["title"], record["status"], record["error"])
-
-
 @pytest.mark.slow
 def test_auto_gives_the_records_of_sync_and_keeps_the_contract(demo_site, fault_server):
     """The contract suite's checks (tests/test_contract.py), run on auto: it is not

@@ -215,6 +215,7 @@ class AutoFetcher:
         self._old_in_flight = 0
         self._standby: Fetcher | None = None
         # the process strategy the decision did not need: closed, unwaited, by close()
+        # (as is the standby of a crawl that ended before a decision)
         self._unused: Fetcher | None = None
         self._cannot_pickle = False
         # threads closing the fetcher switched away from, so the engine never waits for
@@ -387,9 +388,10 @@ class AutoFetcher:
             pages = len(self._parse)
             self.report(f"auto: the crawl ended after {pages} page{'s' * (pages != 1)}, "
                         f"before a decision: it ran on {self.first}")
-        if self._unused is not None:
-            self._close_later(self._unused, wait=False)
-        fetchers = [f for f in (self._current, self._old, self._standby) if f is not None]
+        for unused in (self._unused, self._standby):  # a pool given no request
+            if unused is not None:
+                self._close_later(unused, wait=False)
+        fetchers = [f for f in (self._current, self._old) if f is not None]
         self._old = self._standby = self._unused = None
         try:
             for closer in self._closers:

@@ -1,7 +1,8 @@
 """The registry of fetch strategies: one table of names, the entry points of
 installed distributions, and the facts each strategy class declares.
 
-Built-in strategies are listed in :data:`STRATEGIES`; a distribution adds its own
+Built-in strategies are listed in :data:`STRATEGIES`, and ``auto`` (which picks
+one of them while the crawl runs) in :data:`CHOOSERS`; a distribution adds its own
 under the ``crawlkit.fetchers`` entry-point group (``name = "module:Class"``); and
 any ``"module:Class"`` works as a mode without registration. A strategy's module
 is imported only when it is chosen or one of its facts is asked for, so this

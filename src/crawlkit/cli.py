@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import signal
 import sys
 import threading
@@ -229,7 +230,7 @@ def _run(
         format=args.format if out else None, fields=fields if out else None,
         sitemaps=args.sitemap, on_spider_error=None if args.quiet else spider_error_printer(),
     )
-    with _graceful_stop(crawler, quiet=args.quiet) as stopped_by:
+    with _graceful_stop(crawler, quiet=args.quiet) as stopped_by, _logged_notes(args.quiet):
         stats = crawler.run(seeds)
     if crawler.already_complete:
         return EXIT_OK
@@ -245,6 +246,26 @@ def _run(
 
 def _note(message: str) -> None:
     print(f"crawlkit: {message}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _logged_notes(quiet: bool) -> Iterator[None]:
+    """Print what the library logs at INFO while a crawl runs (``--mode auto``'s
+    decision) as notes on stderr, unless quiet."""
+    if quiet:
+        yield
+        return
+    logger = logging.getLogger("crawlkit")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("crawlkit: %(message)s"))
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def spider_error_printer() -> Callable[[str, str], None]:

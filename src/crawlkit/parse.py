@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from selectolax.lexbor import LexborHTMLParser
 
-from .urls import canonicalize, origin_of, resolve_link, resolve_link_keyed
+from .urls import canonicalize, resolve_link, resolve_link_keyed, without_fragment
 
 if TYPE_CHECKING:
     from bs4 import BeautifulSoup
@@ -136,7 +136,7 @@ def extract(text: str, base_url: str) -> Extracted:
     tag, so a hostile page of 100,000 unclosed ``<div>`` would take many seconds.
     Documents with that many unclosed tags are read by a linear scan instead.
     """
-    if text.count("<") > DEEP_TAGS and _unclosed_tags(text) > DEEP_TAGS // 2:
+    if _maybe_deep(text) and _unclosed_tags(text) > DEEP_TAGS // 2:
         return extract_by_scan(text, base_url)
     tree = LexborHTMLParser(text)
     # tags() walks the tree natively; a CSS selector would cost more to compile
@@ -164,9 +164,10 @@ def extract(text: str, base_url: str) -> Extracted:
             base_url = resolved
     links: list[str] = []
     keys: set[str] = set()
-    origin = origin_of(base_url)
-    for href in hrefs:
-        keyed = resolve_link_keyed(base_url, href, origin)
+    # each distinct target once: pages link to many anchors of one page, and the
+    # fragment never reaches the wire; the first occurrence keeps its place
+    for href in dict.fromkeys(map(without_fragment, hrefs)):
+        keyed = resolve_link_keyed(base_url, href)
         if keyed is not None and keyed[1] not in keys:  # once each, the first spelling kept
             keys.add(keyed[1])
             links.append(keyed[0])
@@ -179,6 +180,14 @@ _LINK_TAG = re.compile(r"<(?:a|area)\b[^>]*>", re.I)
 _BASE_TAG = re.compile(r"<base\b[^>]*>", re.I)
 _HREF = re.compile(r"""\shref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.I)
 _MARKUP = re.compile(r"<[^>]*>")
+
+
+def _maybe_deep(text: str) -> bool:
+    """Whether ``text`` may hold more than ``DEEP_TAGS // 2`` unclosed tags among more
+    than ``DEEP_TAGS``, by counting alone: every opening tag is a ``<`` that is not a
+    ``</``, so openings minus closings is at most ``<`` - 2 x ``</``."""
+    opened = text.count("<")
+    return opened > DEEP_TAGS and opened - 2 * text.count("</") > DEEP_TAGS // 2
 
 
 def _unclosed_tags(text: str) -> int:

@@ -232,16 +232,30 @@ def resolve_link_keyed(
     Returns ``None`` for links a crawler must not follow: non-http schemes
     (javascript:, mailto:, tel:, data:, file:), bare fragments, malformed URLs and
     URLs longer than :data:`MAX_URL_LENGTH`. Control characters are removed first,
-    so they never reach the wire. Pass ``base_origin`` (``origin_of(base)``) to save
-    recomputing it for every link of a page.
+    so they never reach the wire. ``base_origin`` is accepted for compatibility
+    and not needed: each distinct ``(base, href)`` is resolved once (a bounded
+    cache), its fragment left out first, since the fragment never reaches the
+    wire and pages link to many anchors of one target.
     """
+    return _resolved(base, without_fragment(href))
+
+
+def without_fragment(href: str) -> str:
+    """``href`` up to its first ``#`` (the whole of it when it has none)."""
+    cut = href.find("#")
+    return href if cut < 0 else href[:cut]
+
+
+@lru_cache(maxsize=1 << 16)
+def _resolved(base: str, href: str) -> tuple[str, str] | None:
+    """:func:`resolve_link_keyed` of an ``href`` without its fragment."""
     if not href.isprintable():
         href = href.translate(_CONTROL)
     href = href.strip()
     if not href:
         return None
     if href[0] == "/" and href[1:2] != "/" and "/." not in href and "\\" not in href:
-        absolute = (base_origin or origin_of(base)) + href  # absolute path, no dot segments
+        absolute = origin_of(base) + href  # absolute path, no dot segments
     elif href[:8].lower().startswith(("http://", "https://")):
         # an absolute URL, whatever the base: urljoin would take "HTTP:///x" as a path
         absolute = href

@@ -150,6 +150,22 @@ def check_canonical(url: str) -> None:
 
 
 @given(URLS)
+@example("http://h:0080/x?")  # a port spelled with zeros, a bare "?"
+@example("http://h:80/a?b=1&a=2&")  # the default port, an empty pair
+@example("http://127.1:8080/p")  # a numeric host browsers write otherwise
+def test_the_safe_form_shortcut_canonicalises_as_the_full_parse(url: str) -> None:
+    from crawlkit.urls import _canonical_slow
+
+    sent = sent_or_none(url)
+    for form in (url, sent) if sent is not None else (url,):
+        try:
+            slow: str | None = _canonical_slow(form.strip())
+        except UsageError:
+            slow = None
+        assert canonical_or_none(form) == slow, form
+
+
+@given(URLS)
 @example("http://caf\u00e9.example/")  # an IDNA host stayed unicode
 @example("http://user name@h/")  # userinfo was not escaped
 @example("http://a\x01b/")  # a control character in the host

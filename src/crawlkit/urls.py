@@ -77,7 +77,10 @@ def _checked(url: str) -> tuple[SplitResult, str, str, int | None]:
     if any(ch in _HOST_FORBIDDEN for ch in host):
         raise InvalidURL(f"URL has an invalid host: {url!r}")
     if ":" not in host and _ends_in_number(host):
-        host = _ipv4(host, url)
+        dotted = _dotted(host)
+        if dotted is None:
+            raise InvalidURL(f"URL has an invalid IPv4 host: {url!r}")
+        host = dotted
     return parts, scheme, host, port
 
 
@@ -118,12 +121,7 @@ def _plain_host_and_port(match: re.Match[str]) -> bool:
     host, port = match.group(1), match.group(2)
     if port and int(port[1:]) > 65535:
         return False
-    if _ends_in_number(host):
-        try:
-            return _ipv4(host, host) == host
-        except InvalidURL:
-            return False
-    return True
+    return not _ends_in_number(host) or _dotted(host) == host
 
 
 def _empty_query(url: str) -> bool:
@@ -139,7 +137,31 @@ def canonicalize(url: str) -> str:
     Raises:
         InvalidURL: the URL is not absolute, not http(s), or has a bad host or port.
     """
-    parts, scheme, host, port = _checked(url.strip())
+    url = url.strip()
+    fast = _SAFE_ALREADY.fullmatch(url)
+    if fast and "#" not in url and not _BAD_ESCAPE.search(url) and _plain_host_and_port(fast):
+        # a URL in its safe form (every link and request is): nothing to encode or
+        # check, only the default port to drop and the query to sort
+        return _canonical_of_safe(url, fast)
+    return _canonical_slow(url)
+
+
+def _canonical_of_safe(url: str, match: re.Match[str]) -> str:
+    """:func:`canonicalize` of a URL :data:`_SAFE_ALREADY` matched (and that
+    :func:`safe_url` returns as it is)."""
+    scheme = url[:url.index(":")]
+    netloc, port = match.group(1), match.group(2)
+    if port and int(port[1:]) != _DEFAULT_PORTS[scheme]:
+        netloc = f"{netloc}:{int(port[1:])}"
+    path, _, query = url[match.end(2) if port else match.end(1):].partition("?")
+    if query:
+        query = _canonical_query(query)
+    return f"{scheme}://{netloc}{path}?{query}" if query else f"{scheme}://{netloc}{path}"
+
+
+def _canonical_slow(url: str) -> str:
+    """:func:`canonicalize` by splitting, checking and encoding every part."""
+    parts, scheme, host, port = _checked(url)
     netloc = f"[{host}]" if ":" in host else host
     if port is not None and port != _DEFAULT_PORTS[scheme]:
         netloc = f"{netloc}:{port}"
@@ -168,6 +190,15 @@ def _ends_in_number(host: str) -> bool:
         labels.pop()
     last = labels[-1]
     return (last.isascii() and last.isdigit()) or bool(_HEX.fullmatch(last))
+
+
+@lru_cache(maxsize=256)
+def _dotted(host: str) -> str | None:
+    """:func:`_ipv4` of ``host`` (a crawl meets few hosts), ``None`` when invalid."""
+    try:
+        return _ipv4(host, host)
+    except InvalidURL:
+        return None
 
 
 def _ipv4(host: str, url: str) -> str:

@@ -118,7 +118,8 @@ async def fetch(
     session: aiohttp.ClientSession, request: Request, settings: CrawlSettings
 ) -> FetchResult:
     """Send ``request`` once (its method, headers, body and URL as built), without
-    following redirects, under the crawl's limits."""
+    following redirects, under the crawl's limits, on a ``session`` from
+    :func:`new_session` with the same settings (it carries the default headers)."""
     started = time.perf_counter()
     first_byte = started
     status: int | None = None
@@ -129,7 +130,10 @@ async def fetch(
             host = urlsplit(url).hostname or ""
             if is_ip_literal(host):  # aiohttp connects to literals without resolving
                 check_ip(host)
-        lines = outgoing.headers(request, outgoing.default_headers(settings), latin1_wire=False)
+        defaults = outgoing.default_headers(settings)
+        lines: outgoing.Headers | None = outgoing.headers(request, defaults, latin1_wire=False)
+        if lines == list(defaults):  # the session's own headers: nothing for aiohttp to merge
+            lines = None
         async with session.request(
             request.method, _exact(url), headers=lines, data=request.body or None,
             allow_redirects=False, skip_auto_headers=_NO_AUTO_HEADERS,

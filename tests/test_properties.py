@@ -207,6 +207,35 @@ def reference_resolve(base: str, href: str) -> str | None:
     return sent_or_none(absolute)
 
 
+RELATIVE_HREFS = st.one_of(HREFS, st.builds("{}{}".format, st.sampled_from(
+    ["", "./", "../", "../../", "a/", ".", "..", "a//"]), URL_TEXT))
+
+
+@given(st.one_of(canonical_urls(), HTTP_URLS), RELATIVE_HREFS)
+@example("http://h/d/a.html?x=/y/z", "os.html")  # a slash in the query is no directory
+@example("http://h/a", "g:h")
+@example("http://h/a", "//")  # an empty path resolves against the whole base
+@example("http://h/a", "http:")
+def test_a_relative_path_resolves_against_the_directory_alone(base: str, href: str) -> None:
+    from urllib.parse import urljoin
+
+    from crawlkit.urls import _directory, _joined, _path_relative
+
+    directory = _directory(base)
+    href = href.strip()
+    if directory is None or not href or not href.isprintable() or not _path_relative(href):
+        return  # resolved against the whole base
+    try:
+        expected: str | None = urljoin(base, href)
+    except ValueError:
+        expected = None
+    try:
+        got: str | None = _joined(directory, href)
+    except ValueError:
+        got = None
+    assert got == expected
+
+
 @given(canonical_urls(), HREFS)
 @example("http://h/", "/\ud800")  # a lone surrogate raised UnicodeEncodeError
 @example("http://h/", "//caf\u00e9.example/")  # an IDNA host stayed unicode

@@ -293,13 +293,35 @@ def _resolved(base: str, href: str) -> tuple[str, str] | None:
     elif href.lower().startswith(_SKIP_PREFIXES):
         return None
     else:
+        directory = _directory(base) if _path_relative(href) else None
         try:
-            absolute = urljoin(base, href)
+            absolute = urljoin(base, href) if directory is None else _joined(directory, href)
         except ValueError:
             return None
     if len(absolute) > MAX_URL_LENGTH:
         return None
     return _sendable(absolute)
+
+
+def _directory(base: str) -> str | None:
+    """``base`` up to the last ``/`` of its path: what a relative path resolves
+    against (``None`` when it has no path)."""
+    head = base.partition("?")[0].partition("#")[0]
+    cut = head.rfind("/")
+    return head[:cut + 1] if cut >= head.find("//") + 2 else None
+
+
+def _path_relative(href: str) -> bool:
+    """``href`` starts with a relative path segment (no scheme, host, query, params
+    or fragment first), so what it resolves to depends on its base's directory alone."""
+    return href[0] not in "/?#;" and ":" not in href.partition("/")[0]
+
+
+@lru_cache(maxsize=1 << 14)
+def _joined(directory: str, href: str) -> str:
+    """``urljoin`` of a :func:`_path_relative` ``href``: the pages of one directory
+    share it (documentation sites repeat their navigation links)."""
+    return urljoin(directory, href)
 
 
 def resolve_link(base: str, href: str, base_origin: str | None = None) -> str | None:

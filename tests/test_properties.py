@@ -39,6 +39,7 @@ from crawlkit.urls import (
     host_of,
     origin_of,
     resolve_link,
+    resolve_link_keyed,
     safe_url,
 )
 
@@ -208,7 +209,24 @@ def reference_resolve(base: str, href: str) -> str | None:
 
 
 RELATIVE_HREFS = st.one_of(HREFS, st.builds("{}{}".format, st.sampled_from(
-    ["", "./", "../", "../../", "a/", ".", "..", "a//"]), URL_TEXT))
+    ["", "./", "../", "../../", "a/", ".", "..", "a//", "/", "//"]), URL_TEXT))
+
+
+@given(st.one_of(canonical_urls(), HTTP_URLS), st.lists(RELATIVE_HREFS, max_size=6))
+@example("http://h/d/a", ["//", "/x", "\xa0?q", "x\x7f", " y", "/./z", "a#f", "a"])
+def test_a_page_resolves_its_links_as_each_alone(base: str, hrefs: list[str]) -> None:
+    from crawlkit.urls import resolve_links_keyed
+
+    try:
+        canonicalize(base)
+    except UsageError:
+        return
+    expected: list[tuple[str, str]] = []
+    for href in hrefs:
+        keyed = resolve_link_keyed(base, href)
+        if keyed is not None and keyed[1] not in {key for _, key in expected}:
+            expected.append(keyed)
+    assert resolve_links_keyed(base, hrefs) == expected
 
 
 @given(st.one_of(canonical_urls(), HTTP_URLS), RELATIVE_HREFS)

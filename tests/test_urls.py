@@ -121,3 +121,10 @@ def test_a_fragment_never_changes_what_a_link_resolves_to(href: str, sent: str |
     keyed = resolve_link_keyed("http://h/d/a.html", href)
     assert (keyed[0] if keyed else None) == sent
     assert resolve_link("http://h/d/a.html", href) == sent
+
+
+def test_a_port_with_leading_zeros_is_sent_as_a_number():
+    from crawlkit.urls import safe_url
+
+    assert safe_url("http://a:080/") == safe_url("http://a:080/#") == "http://a:80/"
+    assert safe_url("http://a:0/") == "http://a:0/"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from selectolax.lexbor import LexborHTMLParser
 
-from .urls import canonicalize, resolve_link, resolve_link_keyed, without_fragment
+from .urls import canonicalize, resolve_link, resolve_links_keyed
 
 if TYPE_CHECKING:
     from bs4 import BeautifulSoup
@@ -162,15 +162,7 @@ def extract(text: str, base_url: str) -> Extracted:
         resolved = resolve_link(base_url, base)
         if resolved is not None:
             base_url = resolved
-    links: list[str] = []
-    keys: set[str] = set()
-    # each distinct target once: pages link to many anchors of one page, and the
-    # fragment never reaches the wire; the first occurrence keeps its place
-    for href in dict.fromkeys(map(without_fragment, hrefs)):
-        keyed = resolve_link_keyed(base_url, href)
-        if keyed is not None and keyed[1] not in keys:  # once each, the first spelling kept
-            keys.add(keyed[1])
-            links.append(keyed[0])
+    links = [sent for sent, _ in resolve_links_keyed(base_url, hrefs)]
     return Extracted(title, tuple(links), base_url)
 
 

@@ -26,6 +26,7 @@ The canonical form decides what "the same URL" means for de-duplication:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 from urllib.parse import SplitResult, parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -117,9 +118,10 @@ def safe_url(url: str) -> str:
 
 def _plain_host_and_port(match: re.Match[str]) -> bool:
     """The host of a fast-path match is a name or a dotted quad as browsers write it,
-    and its port is in range: nothing for the full parse to change or refuse."""
+    and its port is in range and written without leading zeros: nothing for the full
+    parse to change or refuse."""
     host, port = match.group(1), match.group(2)
-    if port and int(port[1:]) > 65535:
+    if port and (int(port[1:]) > 65535 or (port[1] == "0" and len(port) > 2)):
         return False
     return not _ends_in_number(host) or _dotted(host) == host
 
@@ -265,21 +267,58 @@ def resolve_link_keyed(
     URLs longer than :data:`MAX_URL_LENGTH`. Control characters are removed first,
     so they never reach the wire. ``base_origin`` is accepted for compatibility
     and not needed: each distinct ``(base, href)`` is resolved once (a bounded
-    cache), its fragment left out first, since the fragment never reaches the
-    wire and pages link to many anchors of one target.
+    cache), its fragment left out first where that changes nothing (see
+    :func:`without_fragment`), since pages link to many anchors of one target.
     """
-    return _resolved(base, without_fragment(href))
+    return _resolved(base, without_fragment(href, MAX_URL_LENGTH - len(base)))
 
 
-def without_fragment(href: str) -> str:
-    """``href`` up to its first ``#`` (the whole of it when it has none)."""
+def resolve_links_keyed(base: str, hrefs: Iterable[str]) -> list[tuple[str, str]]:
+    """:func:`resolve_link_keyed` over a page's ``hrefs``: the links to follow, as
+    sent and keyed, once each by canonical form (the first spelling kept), in order.
+
+    Each distinct href (its fragment left out) is resolved once per page, and a
+    relative one once per directory of the site, or once per origin for an
+    absolute path (bounded caches): pages link to many anchors of one target, and
+    a site's pages repeat their navigation links.
+    """
+    directory = _directory(base)
+    root = None if directory is None else origin_of(directory) + "/"
+    room = MAX_URL_LENGTH - len(base)
+    links: list[tuple[str, str]] = []
+    keys: set[str] = set()
+    for href in dict.fromkeys([without_fragment(h, room) if "#" in h else h for h in hrefs]):
+        against: str | None = base
+        if directory is not None and href[:1] not in ("", " ") and href.isprintable():
+            if href[0] == "/":
+                if href[1:2] != "/":
+                    against = root  # a path from the root: the origin is all that counts
+            elif _path_relative(href):
+                against = directory
+        keyed = _resolved(against or base, href)
+        if keyed is not None and keyed[1] not in keys:
+            keys.add(keyed[1])
+            links.append(keyed)
+    return links
+
+
+def without_fragment(href: str, room: int = MAX_URL_LENGTH) -> str:
+    """``href`` without its fragment, when that resolves to the same link: always
+    but where whitespace or a control character stands before the ``#`` (the
+    fragment then keeps it from being stripped), or where ``href`` is longer than
+    ``room`` (the resolved URL, fragment included, might be too long a link)."""
     cut = href.find("#")
-    return href if cut < 0 else href[:cut]
+    if cut < 0 or len(href) >= room:
+        return href
+    if cut == 0:
+        return ""
+    last = href[cut - 1]
+    return href[:cut] if last > " " and last != "\x7f" and not last.isspace() else href
 
 
 @lru_cache(maxsize=1 << 16)
 def _resolved(base: str, href: str) -> tuple[str, str] | None:
-    """:func:`resolve_link_keyed` of an ``href`` without its fragment."""
+    """:func:`resolve_link_keyed` once :func:`without_fragment` has cut ``href``."""
     if not href.isprintable():
         href = href.translate(_CONTROL)
     href = href.strip()

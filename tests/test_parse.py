@@ -146,3 +146,17 @@ def test_the_cheap_depth_check_never_misses_a_deep_document():
                  "<i></i><b>" * (DEEP_TAGS // 2 + 1)):
         deep = text.count("<") > DEEP_TAGS and _unclosed_tags(text) > DEEP_TAGS // 2
         assert _maybe_deep(text) or not deep
+
+
+def test_a_utf8_page_is_parsed_from_its_bytes_and_others_from_their_text():
+    from crawlkit.parse import decode_html
+
+    page = "<title>café ¶</title><a href='/é'>x</a>"
+    utf8 = {"content-type": "text/html; charset=utf-8"}
+    text, raw = decode_html(page.encode(), utf8)
+    assert (text, raw) == (page, page.encode())
+    assert extract(text, "http://h/", raw) == ("café ¶", ("http://h/%C3%A9",))
+    latin1 = {"content-type": "text/html; charset=latin-1"}
+    assert decode_html(page.encode("latin-1"), latin1) == (page, None)
+    assert decode_html(b"<title>a\xffb</title>", utf8)[1] is None  # a replacement character
+    assert decode_html(b"\xef\xbb\xbf<title>t</title>", utf8) == ("<title>t</title>", None)

@@ -307,6 +307,15 @@ HTML = st.lists(st.one_of(
 
 
 @given(HTML, canonical_urls())
+def test_extract_reads_utf8_bytes_as_their_text(text: str, base: str) -> None:
+    try:
+        utf8 = text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no bytes decode to it
+        return
+    assert extract(text, base, utf8) == extract(text, base)
+
+
+@given(HTML, canonical_urls())
 def test_extract_gives_unique_canonical_links(text: str, base: str) -> None:
     for title, links in (extract(text, base), extract_by_scan(text, base)):
         assert title is None or isinstance(title, str)
@@ -354,6 +363,18 @@ def test_decode_body_never_raises(body: bytes, headers: dict[str, str]) -> None:
     encoding, skip = detect_encoding(body, headers)
     assert isinstance(encoding, str) and 0 <= skip <= 4
     assert body[skip:].decode(encoding, errors="replace") == text
+
+
+@given(BODIES, HEADERS)
+def test_decode_html_hands_the_parser_bytes_only_when_they_say_the_same(
+    body: bytes, headers: dict[str, str]
+) -> None:
+    from crawlkit.parse import decode_html
+
+    text, utf8 = decode_html(body, headers)
+    assert text == decode_body(body, headers)
+    if utf8 is not None:
+        assert utf8.decode("utf-8") == text
 
 
 @given(st.text(max_size=200))

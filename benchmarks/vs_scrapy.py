@@ -248,11 +248,18 @@ def _load_pages(pages: list[tuple[str, bytes]]) -> None:
 
 
 def _parse_slice(bounds: tuple[int, int]) -> int:
-    from crawlkit.parse import decode_body, extract
+    """The parse stage as the crawl runs it (``decode_html`` and ``extract`` from the
+    bytes; ``decode_body`` and ``extract`` from the text in trees before it)."""
+    from crawlkit import parse
 
     headers = {"content-type": "text/html"}
+    decode_html = getattr(parse, "decode_html", None)
     for url, body in _PARSE_PAGES[bounds[0]:bounds[1]]:
-        extract(decode_body(body, headers), url)
+        if decode_html is None:
+            parse.extract(parse.decode_body(body, headers), url)
+        else:
+            text, utf8 = decode_html(body, headers)
+            parse.extract(text, url, utf8)
     return bounds[1] - bounds[0]
 
 

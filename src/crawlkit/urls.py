@@ -287,7 +287,10 @@ def resolve_links_keyed(base: str, hrefs: Iterable[str]) -> list[tuple[str, str]
     room = MAX_URL_LENGTH - len(base)
     links: list[tuple[str, str]] = []
     keys: set[str] = set()
-    for href in dict.fromkeys([without_fragment(h, room) if "#" in h else h for h in hrefs]):
+    # the distinct hrefs, fragments cut where that changes nothing, in order
+    distinct = dict.fromkeys([without_fragment(h, room) if "#" in h else h
+                              for h in dict.fromkeys(hrefs)])
+    for href in distinct:
         against: str | None = base
         if directory is not None and href[:1] not in ("", " ") and href.isprintable():
             if href[0] == "/":

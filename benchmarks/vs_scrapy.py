@@ -23,7 +23,7 @@ on this machine:
 * ``docs``    a real site: Debian's python3-doc HTML (~530 pages) served by nginx on
               a loopback port, crawled from index.html following same-host links
               matching ``\.html$``, concurrency 64; beside it the parse-bound limit
-              (``decode_body`` + ``extract`` over the same files, on one core and on
+              (``decode_html`` + ``extract`` over the same files, on one core and on
               every core). Without nginx and python3-doc
               (``apt-get install nginx python3-doc``) the synthetic ~95 KB pages
               stand in, and the output says so.
@@ -264,7 +264,7 @@ def _parse_slice(bounds: tuple[int, int]) -> int:
 
 
 def parse_bound(pages: list[tuple[str, bytes]], rounds: int) -> dict[str, Any]:
-    """Pages/s of the parse stage alone (``decode_body`` + ``extract``) over ``pages``:
+    """Pages/s of the parse stage alone (``decode_html`` + ``extract``) over ``pages``:
     on one core, and on every core with a process pool holding the pages already."""
     _load_pages(pages)
     single = []
@@ -411,7 +411,7 @@ def print_table(name: str, table: dict[str, dict[str, Any]], reps: int) -> None:
 def print_docs(source: str, docs: dict[str, dict[str, Any]], limit: dict[str, Any],
                reps: int) -> None:
     print_table(f"docs ({source})", docs, reps)
-    print(f"\nparse-bound limit over the same {limit['pages']} pages (decode_body + extract): "
+    print(f"\nparse-bound limit over the same {limit['pages']} pages (decode + extract): "
           f"{limit['one_core']:.0f} pages/s on one core, {limit['all_cores']:.0f} on "
           f"{limit['cores']} cores")
 

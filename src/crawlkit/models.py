@@ -10,7 +10,7 @@ import base64
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
@@ -163,6 +163,23 @@ class Request:
         setattr_(self, "purpose", purpose)
         setattr_(self, "jar_cookie", jar_cookie)
         setattr_(self, "proxy", proxy)
+
+    @classmethod
+    def link(cls, url: str, depth: int = 0, queued_at: float = 0.0) -> Request:
+        """A plain GET of ``url`` found at ``depth``, every other field at its default:
+        ``Request(url, depth=depth, queued_at=queued_at)`` without its checks.
+
+        For the crawl's own hot path only: ``url`` must already be in its
+        :func:`~crawlkit.urls.safe_url` form (as every link the parse stage resolves is).
+        """
+        self = object.__new__(cls)
+        setattr_ = object.__setattr__
+        for name, value in _LINK_DEFAULTS:
+            setattr_(self, name, value)
+        setattr_(self, "url", url)
+        setattr_(self, "depth", depth)
+        setattr_(self, "queued_at", queued_at)
+        return self
 
     def __hash__(self) -> int:
         # the generated hash would fail on ``meta`` (a dict): hash what identifies the
@@ -639,3 +656,10 @@ class Outcome:
     dropped: int = 0
     set_cookies: tuple[str, ...] = ()
     raw: RawResponse | None = None
+
+
+_LINK_DEFAULTS: tuple[tuple[str, Any], ...] = tuple(
+    (f.name, getattr(Request("http://link.invalid/"), f.name)) for f in fields(Request)
+)
+"""Every field of a plain link's :class:`Request` at the value ``__init__`` gives it
+(read from one built the checked way, so a field added later is covered too)."""

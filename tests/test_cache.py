@@ -378,3 +378,14 @@ def test_a_bad_cache_mode_is_refused():
     assert_usage_error(run_cli("crawl", "-", "--cache-mode", "sometimes"), "cache-mode")
     with pytest.raises(crawlkit.UsageError, match="cache_mode must be one of"):
         crawlkit.CrawlSettings(cache_mode="sometimes")
+
+
+@pytest.mark.parametrize("cache_mode", ["only", "refresh"])
+def test_a_cache_mode_without_a_cache_is_refused(cache_mode, tmp_path):
+    # "only" promises that nothing is fetched: without a cache it must not crawl the network
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("http://127.0.0.1:9/\n")
+    proc = run_cli("crawl", str(seeds), "--cache-mode", cache_mode, "--retries", "0")
+    assert_usage_error(proc, f"--cache-mode {cache_mode} needs --cache PATH")
+    with pytest.raises(crawlkit.UsageError, match=f"--cache-mode {cache_mode} needs --cache PATH"):
+        crawlkit.crawl("http://127.0.0.1:9/", cache_mode=cache_mode, retries=0)

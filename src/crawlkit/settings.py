@@ -207,6 +207,9 @@ class CrawlSettings:
                 problem = option.check(one)
                 if problem is not None:
                     raise UsageError(problem if option.repeat else f"{name} {problem}")
+        if self.cache is None and self.cache_mode != "use":
+            # "only" promises no network, "refresh" a cache written: neither holds without one
+            raise UsageError(f"--cache-mode {self.cache_mode} needs --cache PATH")
         object.__setattr__(self, "allow_re", tuple(re.compile(p) for p in self.allow))
         object.__setattr__(self, "deny_re", tuple(re.compile(p) for p in self.deny))
 

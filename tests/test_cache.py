@@ -389,3 +389,15 @@ def test_a_cache_mode_without_a_cache_is_refused(cache_mode, tmp_path):
     assert_usage_error(proc, f"--cache-mode {cache_mode} needs --cache PATH")
     with pytest.raises(crawlkit.UsageError, match=f"--cache-mode {cache_mode} needs --cache PATH"):
         crawlkit.crawl("http://127.0.0.1:9/", cache_mode=cache_mode, retries=0)
+
+
+def test_an_empty_or_non_path_cache_is_refused(tmp_path):
+    # an empty --cache (an unset shell variable) must not turn the working directory into a cache
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("http://127.0.0.1:9/\n")
+    proc = run_cli("crawl", str(seeds), "--cache", "", "--retries", "0", cwd=tmp_path)
+    assert_usage_error(proc, "--cache")
+    assert sorted(os.listdir(tmp_path)) == ["seeds.txt"]
+    for bad in ("", 123):
+        with pytest.raises(crawlkit.UsageError, match="cache"):
+            crawlkit.crawl("http://127.0.0.1:9/", cache=bad, retries=0)

@@ -67,6 +67,16 @@ def _one_of(choices: Sequence[str]) -> Check:
     return check
 
 
+def _a_path(value: Any) -> str | None:
+    """Refuses what is not a path, and the empty path (which would name the working
+    directory)."""
+    if not isinstance(value, (str, os.PathLike)):
+        return f"must be a path, got {type(value).__name__}"
+    if not os.fspath(value):
+        return "must name a directory, got ''"
+    return None
+
+
 CACHE_MODES = ("use", "refresh", "only")
 """How ``--cache`` is used (see the ``cache_mode`` option)."""
 
@@ -183,7 +193,7 @@ class CrawlSettings:
                            "(ignored by default)", "--proxy-env")
     cache: str | os.PathLike[str] | None = _opt(
         None, "answer from and store every response in the cache directory PATH (a WARC "
-        "file and its SQLite index)", "--cache", metavar="PATH", optional=True)
+        "file and its SQLite index)", "--cache", metavar="PATH", optional=True, check=_a_path)
     cache_mode: str = _opt("use", "use: a hit answers, a miss fetches and is stored; refresh: "
                            "fetch and store every page; only: never fetch, a miss fails "
                            "'not in cache'", "--cache-mode", metavar="MODE",

@@ -148,6 +148,21 @@ def test_the_cli_refuses_a_bad_proxy_in_one_line_with_exit_2() -> None:
     assert "Traceback" not in done.stderr
 
 
+def test_one_proxy_may_be_given_as_a_string(tinyproxy, target) -> None:
+    # proxy="http://..." was read as a sequence of one-character proxy URLs
+    proxy = tinyproxy("p1")
+    assert CrawlSettings(proxy=proxy.url).proxy == (proxy.url,)
+    result = crawlkit.crawl([target.url + "/a"], mode="sync", proxy=proxy.url, retries=0)
+    assert _ok(result) == [target.url + "/a"]
+    assert {_via(r) for r in target.records} == {"p1"}
+
+
+def test_one_allow_or_deny_pattern_may_be_given_as_a_string() -> None:
+    settings = CrawlSettings(allow="/product/", deny=r"\?sort=")
+    assert (settings.allow, settings.deny) == (("/product/",), (r"\?sort=",))
+    assert [p.pattern for p in settings.allow_re] == ["/product/"]
+
+
 def test_the_dispatched_proxy_is_not_identity_nor_persisted() -> None:
     request = Request("http://a.test/x", meta={"k": 1})
     sent = replace(request, proxy="http://u:p@127.0.0.1:3128")

@@ -206,9 +206,9 @@ class CrawlSettings:
         if self.mode not in known_modes() and ":" not in self.mode:
             raise UnknownMode(f"unknown mode {self.mode!r}; choose one of "
                               f"{', '.join(known_modes())}")
-        object.__setattr__(self, "allow", tuple(self.allow))
-        object.__setattr__(self, "deny", tuple(self.deny))
-        object.__setattr__(self, "proxy", tuple(self.proxy))
+        for name in ("allow", "deny", "proxy"):  # a lone string is one value, not its letters
+            value = getattr(self, name)
+            object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
         for name, option in OPTIONS.items():
             value = getattr(self, name)
             if option.check is None or (value is None and option.optional):

@@ -106,6 +106,18 @@ def test_a_page_without_a_form():
             page.form()
 
 
+def test_fields_of_a_disabled_fieldset_are_not_sent():
+    # a browser leaves out every control of a disabled <fieldset> but those in its legend
+    page = _page("""<form method="post" action="/x"><input name="a" value="1">
+      <fieldset disabled><legend><input name="in_legend" value="2"></legend>
+        <input name="b" value="3"><select name="c"><option>4</select>
+        <fieldset><textarea name="d">5</textarea></fieldset>
+        <input type="submit" name="locked" value="no"></fieldset>
+      <fieldset><input name="e" value="6"></fieldset>
+      <input type="submit" name="go" value="Go"></form>""")
+    assert page.form().fields == (("a", "1"), ("in_legend", "2"), ("e", "6"), ("go", "Go"))
+
+
 class SearchSpider(Spider):
     """Submits the shop's search form (POST, hidden token) and a missing form."""
 

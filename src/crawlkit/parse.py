@@ -243,7 +243,7 @@ def form_values(form: Any) -> list[tuple[str, str]]:
     pairs: list[tuple[str, str]] = []
     for element in form.inputs:
         name = element.name
-        if not name or "disabled" in element.attrib:
+        if not name or _disabled(element):
             continue
         tag = element.tag
         if tag == "textarea":
@@ -260,8 +260,21 @@ def form_values(form: Any) -> list[tuple[str, str]]:
             pairs.append((name, element.value or ""))
     for element in form.iter("input", "button"):
         kind = (element.get("type") or ("submit" if element.tag == "button" else "text")).lower()
-        if kind == "submit" and "disabled" not in element.attrib:
+        if kind == "submit" and not _disabled(element):
             if element.get("name"):
                 pairs.append((element.get("name"), element.get("value") or ""))
             break
     return pairs
+
+
+def _disabled(element: Any) -> bool:
+    """Whether a form control is disabled: by its own attribute, or by a disabled
+    ``<fieldset>`` around it (unless it is in that fieldset's first ``<legend>``)."""
+    if "disabled" in element.attrib:
+        return True
+    for fieldset in element.iterancestors("fieldset"):
+        if "disabled" in fieldset.attrib:
+            legend = next((child for child in fieldset if child.tag == "legend"), None)
+            if legend is None or not any(up is legend for up in element.iterancestors("legend")):
+                return True
+    return False

@@ -118,6 +118,19 @@ def test_fields_of_a_disabled_fieldset_are_not_sent():
     assert page.form().fields == (("a", "1"), ("in_legend", "2"), ("e", "6"), ("go", "Go"))
 
 
+def test_the_default_buttons_formaction_and_formmethod_win():
+    # Enter submits through the default button, with its formaction and formmethod
+    page = _page("""<form action="/a" method="get"><input name="q" value="1">
+      <button formaction="/b?x=1" formmethod="post" name="go" value="x">Go</button>
+      <button formaction="/c" name="other">Other</button></form>""")
+    form = page.form()
+    assert (form.method, form.action) == ("POST", "http://shop.test/b?x=1")
+    assert form.fields == (("q", "1"), ("go", "x"))
+    plain = _page("""<form action="/a" method="post"><input name="q" value="1">
+      <input type="submit" value="Go"></form>""").form()
+    assert (plain.method, plain.action) == ("POST", "http://shop.test/a")
+
+
 class SearchSpider(Spider):
     """Submits the shop's search form (POST, hidden token) and a missing form."""
 

@@ -498,11 +498,17 @@ class Page:
         if len(forms) > 1:
             raise FormError(f"{len(forms)} forms match on {self.url}: pass css=, formid= or "
                             "formname= to choose one")
-        from .parse import form_values
+        from .parse import default_button, form_values
 
         element = forms[0]
+        button = default_button(element)
         method = str(element.get("method") or "GET").upper()
         action = (element.get("action") or "").strip()
+        if button is not None:  # the button Enter submits with may send elsewhere
+            if button.get("formmethod") is not None:
+                method = str(button.get("formmethod")).upper()
+            if button.get("formaction") is not None:
+                action = str(button.get("formaction")).strip()
         # an empty action submits to the document's own URL (not the base href)
         url = self.urljoin(action) if action else self.url
         return Form(url, "POST" if method == "POST" else "GET", tuple(form_values(element)))

@@ -258,13 +258,21 @@ def form_values(form: Any) -> list[tuple[str, str]]:
             if element.checkable and not element.checked:
                 continue
             pairs.append((name, element.value or ""))
+    button = default_button(form)
+    if button is not None and button.get("name"):
+        pairs.append((button.get("name"), button.get("value") or ""))
+    return pairs
+
+
+def default_button(form: Any) -> Any:
+    """The button Enter submits ``form`` with: its first enabled submit button
+    (``<input type=submit>`` or a ``<button>`` of type submit), or ``None``. Its
+    ``formaction`` and ``formmethod`` override the form's."""
     for element in form.iter("input", "button"):
         kind = (element.get("type") or ("submit" if element.tag == "button" else "text")).lower()
         if kind == "submit" and not _disabled(element):
-            if element.get("name"):
-                pairs.append((element.get("name"), element.get("value") or ""))
-            break
-    return pairs
+            return element
+    return None
 
 
 def _disabled(element: Any) -> bool:

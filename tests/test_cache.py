@@ -401,3 +401,14 @@ def test_an_empty_or_non_path_cache_is_refused(tmp_path):
     for bad in ("", 123):
         with pytest.raises(crawlkit.UsageError, match="cache"):
             crawlkit.crawl("http://127.0.0.1:9/", cache=bad, retries=0)
+
+
+def test_compare_refuses_a_cache(tmp_path):
+    # every mode after the first would be answered by the cache: the figures would
+    # measure the cache, not the strategies
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("http://127.0.0.1:9/\n")
+    proc = run_cli("compare", str(seeds), "--modes", "sync", "--repeat", "1", "--retries", "0",
+                   "--cache", str(tmp_path / "cache"))
+    assert_usage_error(proc, "compare measures the strategies")
+    assert not (tmp_path / "cache").exists()

@@ -386,6 +386,9 @@ def _compare(args: argparse.Namespace) -> int:
     from .lab.report import print_table, write_compare_report
 
     modes = parse_modes(args.modes)
+    if args.cache is not None:
+        raise UsageError("compare measures the strategies and --cache would answer for them: "
+                         "record the site once (crawlkit record) and compare on crawlkit replay")
     _settings(args, mode=modes[0])  # validate the flags once, before any run
     _spider(args)
     _read_seeds(args)  # warn about skipped lines and refuse a file with no URL, once

@@ -182,6 +182,45 @@ def test_a_stored_answer_is_retried_without_the_backoff(tmp_path):
     assert frontier.ahead[0] <= 0  # not the hour a fetched 503 would wait
 
 
+class RobotsDownSite(LoopbackServer):
+    """robots.txt always answers 503; every page is fine."""
+
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        if request.path == "/robots.txt":
+            return web.Response(status=503, text="busy", headers={"Retry-After": "3600"})
+        return web.Response(text="<title>fine</title>", content_type="text/html")
+
+
+class _BackoffEngine(Engine):
+    """Keeps the attempts it was asked a backoff for, and never waits."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.backoffs: list[int] = []
+
+    def _backoff(self, attempt: int) -> float:
+        self.backoffs.append(attempt)
+        return 0.0
+
+
+def test_a_stored_robots_txt_is_retried_without_the_backoff(tmp_path):
+    cache = str(tmp_path / "cache")
+    with RobotsDownSite() as site:
+        settings = crawlkit.CrawlSettings(mode="sync", retries=1, retry_after_cap=0.0,
+                                          cache=cache)
+        first = _BackoffEngine(settings, crawlkit.DefaultSpider(), ListSink())
+        first.run([site.url + "/page"])
+        assert first.backoffs == [0]  # fetched: robots.txt waits before its retry
+    settings = crawlkit.CrawlSettings(mode="sync", retries=1, retry_after_cap=0.0,
+                                      cache=cache, cache_mode="only")
+    sink = ListSink()
+    again = _BackoffEngine(settings, crawlkit.DefaultSpider(), sink)
+    stats = again.run([site.url + "/page"])
+    assert [item["error"] for item in sink.items] == ["blocked by robots.txt (it answered 503)"]
+    assert stats.retries == 1 and stats.from_cache == 2
+    assert again.backoffs == []  # replayed as it was, only without the waiting
+
+
 def test_only_mode_makes_a_miss_a_final_not_in_cache_record(tmp_path, site_factory):
     site = site_factory(pages=5, links=2)
     cache = str(tmp_path / "cache")

@@ -22,6 +22,7 @@ from crawlkit.cache import INDEX_NAME, WARC_NAME, ResponseCache
 from crawlkit.engine import Engine
 from crawlkit.frontiers.memory import MemoryFrontier
 from crawlkit.lab.servers import LoopbackServer
+from crawlkit.lab.shop import MEMBER_PAGES, PASSWORD, USER, ShopSite
 from crawlkit.models import RawResponse, Request
 from crawlkit.sinks import ListSink
 from test_cli import assert_usage_error, run_cli
@@ -451,3 +452,32 @@ def test_compare_refuses_a_cache(tmp_path):
                    "--cache", str(tmp_path / "cache"))
     assert_usage_error(proc, "compare measures the strategies")
     assert not (tmp_path / "cache").exists()
+
+
+class LoginSpider(crawlkit.Spider):
+    """Logs in to the shop through its form (CSRF cookie + token), reads the members' pages."""
+
+    def __init__(self, base: str) -> None:
+        self.start_urls = [base + "/login"]
+
+    def parse(self, page: crawlkit.Page):
+        yield page.form(formid="login").fill({"user": USER, "password": PASSWORD},
+                                              callback=self.members)
+
+    def members(self, page: crawlkit.Page):
+        yield {"at": page.url.rpartition("/")[0], "error": page.css("p.error::text").get()}
+        yield from page.follow_all(css="ul.reports a", callback=self.report)
+
+    def report(self, page: crawlkit.Page):
+        yield {"report": page.css("h1.report::text").get()}
+
+
+def test_a_login_replays_from_the_cache_with_its_cookies(tmp_path):
+    cache = str(tmp_path / "cache")
+    with ShopSite() as site:
+        first = crawlkit.crawl(LoginSpider(site.url), mode="sync", cookies=True, cache=cache)
+    again = crawlkit.crawl(LoginSpider(site.url), mode="sync", cookies=True, cache=cache,
+                           cache_mode="only")
+    assert len([r for r in first if "report" in r]) == MEMBER_PAGES
+    assert _sorted(again) == _sorted(first)
+    assert again.stats.pages_failed == 0

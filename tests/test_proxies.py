@@ -216,6 +216,17 @@ def test_environment_proxies_only_with_proxy_env(monkeypatch: pytest.MonkeyPatch
         ProxyPool(CrawlSettings(proxy_env=True))
 
 
+def test_a_bad_environment_proxy_names_the_variable_it_came_from(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("http_proxy", "https_proxy", "no_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:2")
+    monkeypatch.setenv("https_proxy", "socks5://127.0.0.1:1")  # the lower-case name wins
+    with pytest.raises(UsageError, match="^https_proxy: invalid proxy URL"):
+        ProxyPool(CrawlSettings(proxy_env=True))
+
+
 @pytest.mark.parametrize(("host", "port", "no_proxy", "expected"), [
     ("a.test", 80, "*", True),
     ("a.test", 80, "a.test", True),

@@ -70,6 +70,17 @@ def test_fill_replaces_adds_and_removes_fields():
     ]
 
 
+def test_fill_takes_name_value_pairs_as_scrapy_formdata_does():
+    form = _page().form(formname="in")
+    request = form.fill([("user", "ada"), ("tags", "a"), ("tags", "b"), ("go", None)])
+    sent = parse_qsl(request.body.decode(), keep_blank_values=True)
+    assert ("user", "ada") in sent and ("go", "Log in") not in sent
+    assert [value for name, value in sent if name == "tags"] == ["a", "b"]
+    for bad in (["user"], 5):
+        with pytest.raises(UsageError, match="fill"):
+            form.fill(bad)  # type: ignore[arg-type]
+
+
 def test_a_get_form_replaces_the_actions_query():
     request = _page().form("#find").fill({"q": "desk lamp"})
     assert request.method == "GET" and request.body == b""

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import orjson
@@ -521,8 +521,10 @@ def _form_of(element: Any) -> Any:
     return next(element.iterancestors("form"), None)
 
 
-FormData = Mapping[str, "str | int | float | Iterable[str] | None"]
-"""What :meth:`Form.fill` takes: a value, several values, or ``None`` to leave a field out."""
+FormValue: TypeAlias = "str | int | float | Iterable[str] | None"
+FormData = Mapping[str, FormValue] | Iterable[tuple[str, FormValue]]
+"""What :meth:`Form.fill` takes, by name (a mapping, or name/value pairs as Scrapy's
+``formdata``): a value, several values, or ``None`` to leave a field out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -555,13 +557,14 @@ class Form:
         :class:`Request` (``meta``, ``headers``, ``priority``...).
         """
         given: dict[str, list[str]] = {}
-        for name, value in (data or {}).items():
+        for name, value in _form_pairs(data):
+            values = given.setdefault(name, [])  # pairs may repeat a name: values add up
             if value is None:
-                given[name] = []
-            elif isinstance(value, (str, int, float)):
-                given[name] = [str(value)]
+                continue
+            if isinstance(value, (str, int, float)):
+                values.append(str(value))
             else:
-                given[name] = [str(one) for one in value]
+                values.extend(str(one) for one in value)
         pairs: list[tuple[str, str]] = []
         for name, value in self.fields:
             if name not in given:
@@ -576,6 +579,27 @@ class Form:
         if self.method == "GET":
             url = urlunsplit(urlsplit(url)._replace(query="", fragment=""))
         return Request(url, callback, method=self.method, data=pairs, **kwargs)
+
+
+def _form_pairs(data: FormData | None) -> list[tuple[str, Any]]:
+    """``data`` of :meth:`Form.fill` as name/value pairs.
+
+    Raises:
+        UsageError: ``data`` is neither a mapping nor name/value pairs.
+    """
+    if data is None:
+        return []
+    if isinstance(data, Mapping):
+        return list(data.items())
+    try:
+        pairs = [(name, value) for name, value in data]
+    except (TypeError, ValueError):
+        raise UsageError("Form.fill takes a mapping or (name, value) pairs, got "
+                         f"{type(data).__name__}") from None
+    for name, _ in pairs:
+        if not isinstance(name, str):
+            raise UsageError(f"Form.fill: a field name is a string, got {name!r}")
+    return pairs
 
 
 def _href_of(selector: Selector) -> str:

@@ -129,6 +129,15 @@ def test_fields_of_a_disabled_fieldset_are_not_sent():
     assert page.form().fields == (("a", "1"), ("in_legend", "2"), ("e", "6"), ("go", "Go"))
 
 
+def test_checked_radios_and_boxes_send_what_a_browser_sends():
+    # of two checked radios of a group the last one is checked; an empty value is sent empty
+    page = _page("""<form><input type="radio" name="r" value="1" checked>
+      <input type="radio" name="r" value="2" checked><input type="radio" name="s" checked>
+      <input type="checkbox" name="c" value="" checked><input type="checkbox" name="d" checked>
+      </form>""")
+    assert page.form().fields == (("r", "2"), ("s", "on"), ("c", ""), ("d", "on"))
+
+
 def test_the_default_buttons_formaction_and_formmethod_win():
     # Enter submits through the default button, with its formaction and formmethod
     page = _page("""<form action="/a" method="get"><input name="q" value="1">

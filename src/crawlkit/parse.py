@@ -241,6 +241,10 @@ def form_values(form: Any) -> list[tuple[str, str]]:
     button when Enter is pressed in a field. The HTML rules themselves are lxml's
     (:class:`lxml.html.FormElement`)."""
     pairs: list[tuple[str, str]] = []
+    checked_radio: dict[str, Any] = {}  # checking a radio unchecks the others of its group
+    for element in form.inputs:
+        if element.tag == "input" and element.type == "radio" and element.checked:
+            checked_radio[element.name] = element
     for element in form.inputs:
         name = element.name
         if not name or _disabled(element):
@@ -255,7 +259,12 @@ def form_values(form: Any) -> list[tuple[str, str]]:
             elif value is not None:
                 pairs.append((name, str(value)))
         elif element.type not in _BUTTON_TYPES:
-            if element.checkable and not element.checked:
+            if element.checkable:
+                if not element.checked or (element.type == "radio"
+                                           and checked_radio.get(name) is not element):
+                    continue
+                value = element.get("value")  # an empty value is sent empty; none is "on"
+                pairs.append((name, "on" if value is None else value))
                 continue
             pairs.append((name, element.value or ""))
     button = default_button(form)

@@ -81,6 +81,16 @@ def test_fill_takes_name_value_pairs_as_scrapy_formdata_does():
             form.fill(bad)  # type: ignore[arg-type]
 
 
+def test_fill_takes_the_method_as_the_other_request_keywords():
+    # Request keywords pass through fill(); method= among them, as Scrapy's from_response
+    form = _page().form("#find")
+    posted = form.fill({"q": "lamp"}, method="post")
+    assert (posted.method, posted.url) == ("POST", "http://shop.test/search?stale=1")
+    assert parse_qsl(posted.body.decode()) == [("q", "lamp")]
+    got = _page().form(formid="login").fill({"user": "ada"}, method="GET")
+    assert got.method == "GET" and got.body == b"" and "user=ada" in got.url
+
+
 def test_a_get_form_replaces_the_actions_query():
     request = _page().form("#find").fill({"q": "desk lamp"})
     assert request.method == "GET" and request.body == b""

@@ -554,7 +554,8 @@ class Form:
         the field out (a submit button's, say). A GET form's data replaces the
         action's query, a POST form's is the urlencoded body (multipart forms are
         sent urlencoded too). Other keyword arguments are those of
-        :class:`Request` (``meta``, ``headers``, ``priority``...).
+        :class:`Request` (``meta``, ``headers``, ``priority``...); ``method`` replaces
+        the form's.
         """
         given: dict[str, list[str]] = {}
         for name, value in _form_pairs(data):
@@ -575,10 +576,11 @@ class Form:
         for name, values in given.items():
             if name not in seen:
                 pairs.extend((name, one) for one in values)
+        method = str(kwargs.pop("method", self.method)).upper()
         url = self.action
-        if self.method == "GET":
+        if method == "GET":
             url = urlunsplit(urlsplit(url)._replace(query="", fragment=""))
-        return Request(url, callback, method=self.method, data=pairs, **kwargs)
+        return Request(url, callback, method=method, data=pairs, **kwargs)
 
 
 def _form_pairs(data: FormData | None) -> list[tuple[str, Any]]:

@@ -163,6 +163,12 @@ def test_one_allow_or_deny_pattern_may_be_given_as_a_string() -> None:
     assert [p.pattern for p in settings.allow_re] == ["/product/"]
 
 
+@pytest.mark.parametrize("value", [123, b"http://127.0.0.1:3128"])
+def test_a_proxy_that_is_neither_a_string_nor_a_list_is_a_usage_error(value: object) -> None:
+    with pytest.raises(UsageError, match="proxy takes a string or a list of strings, got"):
+        CrawlSettings(proxy=value)  # type: ignore[arg-type]
+
+
 def test_the_dispatched_proxy_is_not_identity_nor_persisted() -> None:
     request = Request("http://a.test/x", meta={"k": 1})
     sent = replace(request, proxy="http://u:p@127.0.0.1:3128")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import MISSING, Field, dataclass, field, fields
 from typing import Any, TypedDict
 
@@ -208,7 +208,12 @@ class CrawlSettings:
                               f"{', '.join(known_modes())}")
         for name in ("allow", "deny", "proxy"):  # a lone string is one value, not its letters
             value = getattr(self, name)
-            object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
+            if isinstance(value, str):
+                value = (value,)
+            elif isinstance(value, (bytes, bytearray)) or not isinstance(value, Iterable):
+                raise UsageError(f"{name} takes a string or a list of strings, got "
+                                 f"{type(value).__name__}")
+            object.__setattr__(self, name, tuple(value))
         for name, option in OPTIONS.items():
             value = getattr(self, name)
             if option.check is None or (value is None and option.optional):

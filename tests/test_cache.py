@@ -3,6 +3,7 @@ every mode, with the records of the first run; the cache is a standard WARC file
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -481,3 +482,37 @@ def test_a_login_replays_from_the_cache_with_its_cookies(tmp_path):
     assert len([r for r in first if "report" in r]) == MEMBER_PAGES
     assert _sorted(again) == _sorted(first)
     assert again.stats.pages_failed == 0
+
+
+@contextlib.contextmanager
+def _unwritable(directory: Path):
+    """``directory`` made unwritable for this process (root included: ``chattr +i``)."""
+    directory.chmod(0o555)
+    immutable = False
+    try:
+        if os.access(directory, os.W_OK):  # root: permission bits do not stop it
+            immutable = subprocess.run(["chattr", "+i", str(directory)],
+                                       capture_output=True).returncode == 0
+            if not immutable:
+                pytest.skip("cannot make a directory unwritable here (root without chattr)")
+        yield
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(directory)], check=True)
+        directory.chmod(0o755)
+
+
+def test_only_mode_reads_a_cache_in_a_directory_it_cannot_write(tmp_path):
+    # a cache on read-only media, or another user's: "only" never writes, so it must
+    # read it (it said "not a cache index ... delete the cache")
+    cache = tmp_path / "cache"
+    with CountingSite() as site:
+        first = crawlkit.crawl(site.url + "/page", mode="sync", cache=str(cache))
+        with _unwritable(cache):
+            again = crawlkit.crawl(site.url + "/page", mode="sync", cache=str(cache),
+                                   cache_mode="only")
+            assert sorted(os.listdir(cache)) == [INDEX_NAME, WARC_NAME]
+            with pytest.raises(CacheError, match="cannot open"):
+                crawlkit.crawl(site.url + "/page", mode="sync", cache=str(cache))
+    assert _sorted(again) == _sorted(first)
+    assert again.stats.from_cache == 2

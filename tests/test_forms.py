@@ -148,6 +148,17 @@ def test_checked_radios_and_boxes_send_what_a_browser_sends():
     assert page.form().fields == (("r", "2"), ("s", "on"), ("c", ""), ("d", "on"))
 
 
+def test_textareas_and_options_read_as_a_browser_reads_them():
+    # the HTML parser drops the newline that follows <textarea>; an option without a
+    # value attribute has its text, whitespace stripped and collapsed
+    page = _page("""<form><textarea name="t">\nline</textarea>
+      <textarea name="u">\n\nkept</textarea><select name="s"><option> a \n  b </option>
+      </select></form>""")
+    assert page.form().fields == (("t", "line"), ("u", "\nkept"), ("s", "a b"))
+    valued = _page('<form><select name="s"><option value="a  b">x</select></form>')
+    assert valued.form().fields == (("s", "a  b"),)
+
+
 def test_the_default_buttons_formaction_and_formmethod_win():
     # Enter submits through the default button, with its formaction and formmethod
     page = _page("""<form action="/a" method="get"><input name="q" value="1">

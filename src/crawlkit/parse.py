@@ -251,13 +251,15 @@ def form_values(form: Any) -> list[tuple[str, str]]:
             continue
         tag = element.tag
         if tag == "textarea":
-            pairs.append((name, element.value or ""))
+            text = element.value or ""
+            # the HTML parser drops the line break right after <textarea>; lxml keeps it
+            pairs.append((name, text[1:] if text.startswith("\n") else text))
         elif tag == "select":
             value = element.value
             if element.multiple:
-                pairs.extend((name, str(one)) for one in value)
+                pairs.extend((name, _option_value(element, one)) for one in value)
             elif value is not None:
-                pairs.append((name, str(value)))
+                pairs.append((name, _option_value(element, value)))
         elif element.type not in _BUTTON_TYPES:
             if element.checkable:
                 if not element.checked or (element.type == "radio"
@@ -271,6 +273,18 @@ def form_values(form: Any) -> list[tuple[str, str]]:
     if button is not None and button.get("name"):
         pairs.append((button.get("name"), button.get("value") or ""))
     return pairs
+
+
+def _option_value(select: Any, value: Any) -> str:
+    """The value lxml read for an option of ``select``; an option without a ``value``
+    attribute stands for its text, whitespace collapsed as a browser reads it."""
+    text = str(value)
+    if text.isprintable() and "  " not in text:
+        return text
+    for option in select.iter("option"):
+        if option.get("value") is None and option.text_content().strip() == text:
+            return " ".join(text.split())
+    return text
 
 
 def default_button(form: Any) -> Any:

@@ -221,6 +221,13 @@ def test_serve_demo_serves_one_site():
     assert_usage_error(run_cli("serve-demo", "--shop", "--overload", "2"), "--overload")
 
 
+def test_an_empty_out_is_one_line_naming_it(tmp_path):
+    # it said "pass sink= or out=, not both", which no command-line user passed
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("http://127.0.0.1:9/\n")
+    assert_usage_error(run_cli("crawl", str(seeds), "--out", ""), "--out needs a file name")
+
+
 def test_serve_demo_serves_the_site():
     status, body = _serve_and_get(["serve-demo", "--pages", "5", "--links", "3"], "/page/4")
     assert status == 200

@@ -217,6 +217,8 @@ def _run(
     processor: Processor | None = None,
 ) -> int:
     out = getattr(args, "out", None)
+    if out == "":
+        raise UsageError("--out needs a file name (without --out the items go to stdout)")
     fields = parse_fields(args.fields)
     crawler = Crawler(
         settings, args.spider or spider,

@@ -175,10 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--latency", type=float, default=0.0)
     serve.add_argument("--page-bytes", type=_positive_int, default=2048)
     serve.add_argument("--links", type=_positive_int, default=8, help="links per page")
-    serve.add_argument("--shop", action="store_true",
+    which = serve.add_mutually_exclusive_group()
+    which.add_argument("--shop", action="store_true",
                        help="serve the shop instead: listings, products, a JSON API, sitemaps, "
                             "a search form and a login (see crawlkit.lab.shop)")
-    serve.add_argument("--overload", type=_positive_int, metavar="K",
+    which.add_argument("--overload", type=_positive_int, metavar="K",
                        help="serve the overload site instead: 503 beyond K requests in service, "
                             "slower with each one (see crawlkit.lab.overload)")
     return parser
@@ -218,6 +219,8 @@ def _run(
     processor: Processor | None = None,
 ) -> int:
     out = getattr(args, "out", None)
+    if out == "":
+        raise UsageError("--out needs a file name (without --out the items go to stdout)")
     fields = parse_fields(args.fields)
     crawler = Crawler(
         settings, args.spider or spider,
@@ -361,10 +364,13 @@ def _replay(args: argparse.Namespace) -> int:
     from .lab.warc import ReplayServer, load_warc
 
     server = ReplayServer(load_warc(args.warc), speed=args.speed, port=args.port)
-    print(f"crawlkit: replaying {len(server.responses)} responses on "
-          f"http://127.0.0.1:{args.port}/ at speed {args.speed} (Ctrl-C stops)", file=sys.stderr)
+
+    def ready(url: str) -> None:  # after the bind: the port is the one got (--port 0)
+        print(f"crawlkit: replaying {len(server.responses)} responses on {url}/ at speed "
+              f"{args.speed} (Ctrl-C stops)", file=sys.stderr, flush=True)
+
     try:
-        server.serve_forever()
+        server.serve_forever(on_ready=ready)
     except OSError as exc:
         raise UsageError(f"cannot serve on port {args.port}: {exc.strerror}") from None
     return EXIT_OK
@@ -408,6 +414,9 @@ def _compare(args: argparse.Namespace) -> int:
     from .lab.report import print_table, write_compare_report
 
     modes = parse_modes(args.modes)
+    if args.cache is not None:
+        raise UsageError("compare measures the strategies and --cache would answer for them: "
+                         "record the site once (crawlkit record) and compare on crawlkit replay")
     _settings(args, mode=modes[0])  # validate the flags once, before any run
     _spider(args)
     _read_seeds(args)  # warn about skipped lines and refuse a file with no URL, once
@@ -468,10 +477,11 @@ def _serve(args: argparse.Namespace) -> int:
         spec = SiteSpec(pages=args.pages, latency=args.latency, page_bytes=args.page_bytes,
                         links=args.links)
         site, what = DemoSite(spec, port=args.port), "the demo site"
-    print(f"crawlkit: serving {what} on http://127.0.0.1:{args.port}/ (Ctrl-C stops)",
-          file=sys.stderr)
+    def ready(url: str) -> None:  # after the bind: the port is the one got (--port 0)
+        print(f"crawlkit: serving {what} on {url}/ (Ctrl-C stops)", file=sys.stderr, flush=True)
+
     try:
-        site.serve_forever()
+        site.serve_forever(on_ready=ready)
     except OSError as exc:
         raise UsageError(f"cannot serve on port {args.port}: {exc.strerror}") from None
     return EXIT_OK

@@ -336,7 +336,7 @@ class Engine:
         if fetched and outcome.raw is not None and not outcome.retry and self.cache is not None:
             self.cache.store(request, outcome.raw)
         if request.purpose == "robots":
-            self._commit_robots(outcome)
+            self._commit_robots(outcome, fetched)
             return
         origin = origin_of(request.url)
         if fetched:  # an answer from the cache took no network time and held no slot
@@ -388,14 +388,15 @@ class Engine:
         frontier.complete(outcome.request, outcome.error is None, len(outcome.items),
                           outcome.error)
 
-    def _commit_robots(self, outcome: Outcome) -> None:
+    def _commit_robots(self, outcome: Outcome, fetched: bool = True) -> None:
         request = outcome.request
         origin = origin_of(request.hops[0] if request.hops else request.url)
         politeness = self.politeness
         if outcome.retry:
             self._retries += 1
-            wait = self._backoff(request.attempt)
-            if outcome.retry_after is not None:
+            # a stored answer is replayed as it was, only without the waiting
+            wait = self._backoff(request.attempt) if fetched else 0.0
+            if outcome.retry_after is not None and fetched:
                 wait = max(wait, min(outcome.retry_after, self.settings.retry_after_cap))
             retry = replace(request, attempt=request.attempt + 1)
             heapq.heappush(self._robots_later,

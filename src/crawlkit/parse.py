@@ -263,27 +263,71 @@ def form_values(form: Any) -> list[tuple[str, str]]:
     button when Enter is pressed in a field. The HTML rules themselves are lxml's
     (:class:`lxml.html.FormElement`)."""
     pairs: list[tuple[str, str]] = []
+    checked_radio: dict[str, Any] = {}  # checking a radio unchecks the others of its group
+    for element in form.inputs:
+        if element.tag == "input" and element.type == "radio" and element.checked:
+            checked_radio[element.name] = element
     for element in form.inputs:
         name = element.name
-        if not name or "disabled" in element.attrib:
+        if not name or _disabled(element):
             continue
         tag = element.tag
         if tag == "textarea":
-            pairs.append((name, element.value or ""))
+            text = element.value or ""
+            # the HTML parser drops the line break right after <textarea>; lxml keeps it
+            pairs.append((name, text[1:] if text.startswith("\n") else text))
         elif tag == "select":
             value = element.value
             if element.multiple:
-                pairs.extend((name, str(one)) for one in value)
+                pairs.extend((name, _option_value(element, one)) for one in value)
             elif value is not None:
-                pairs.append((name, str(value)))
+                pairs.append((name, _option_value(element, value)))
         elif element.type not in _BUTTON_TYPES:
-            if element.checkable and not element.checked:
+            if element.checkable:
+                if not element.checked or (element.type == "radio"
+                                           and checked_radio.get(name) is not element):
+                    continue
+                value = element.get("value")  # an empty value is sent empty; none is "on"
+                pairs.append((name, "on" if value is None else value))
                 continue
             pairs.append((name, element.value or ""))
+    button = default_button(form)
+    if button is not None and button.get("name"):
+        pairs.append((button.get("name"), button.get("value") or ""))
+    return pairs
+
+
+def _option_value(select: Any, value: Any) -> str:
+    """The value lxml read for an option of ``select``; an option without a ``value``
+    attribute stands for its text, whitespace collapsed as a browser reads it."""
+    text = str(value)
+    if text.isprintable() and "  " not in text:
+        return text
+    for option in select.iter("option"):
+        if option.get("value") is None and option.text_content().strip() == text:
+            return " ".join(text.split())
+    return text
+
+
+def default_button(form: Any) -> Any:
+    """The button Enter submits ``form`` with: its first enabled submit button
+    (``<input type=submit>`` or a ``<button>`` of type submit), or ``None``. Its
+    ``formaction`` and ``formmethod`` override the form's."""
     for element in form.iter("input", "button"):
         kind = (element.get("type") or ("submit" if element.tag == "button" else "text")).lower()
-        if kind == "submit" and "disabled" not in element.attrib:
-            if element.get("name"):
-                pairs.append((element.get("name"), element.get("value") or ""))
-            break
-    return pairs
+        if kind == "submit" and not _disabled(element):
+            return element
+    return None
+
+
+def _disabled(element: Any) -> bool:
+    """Whether a form control is disabled: by its own attribute, or by a disabled
+    ``<fieldset>`` around it (unless it is in that fieldset's first ``<legend>``)."""
+    if "disabled" in element.attrib:
+        return True
+    for fieldset in element.iterancestors("fieldset"):
+        if "disabled" in fieldset.attrib:
+            legend = next((child for child in fieldset if child.tag == "legend"), None)
+            if legend is None or not any(up is legend for up in element.iterancestors("legend")):
+                return True
+    return False

@@ -16,6 +16,9 @@ on this machine:
 * ``selector`` ~95 KB pages and a spider using CSS selectors (parsel) for the
               title, every h2's text and every link's href; every mode and Scrapy
               running the same extraction;
+* ``tiny``    512-byte pages, zero latency, concurrency 64: ``async`` (fetch, parse,
+              follow, write) against a bare aiohttp loop fetching the same URLs and
+              parsing nothing (``crawlkit.lab.clients``);
 * ``engine``  frontier + de-duplication + canonicalisation + output with fetching
               replaced by an in-memory fake;
 * ``sync``    ``sync`` against a bare ``requests.Session`` loop over the same URLs,
@@ -51,10 +54,14 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from crawlkit import strategies
 from crawlkit.lab.servers import wait_for_port
 
 HERE = Path(__file__).parent
-MODES = ("sync", "threaded", "threadpool", "multiprocess", "async", "gevent")
+MODES: tuple[str, ...] = tuple(strategies.MODES)
+"""Every fixed strategy, from the registry."""
+WITH_AUTO = (*MODES, "auto")
+"""The fixed strategies and ``auto``, on the workloads where auto is judged."""
 PEERS = {"scrapy": "scrapy_runner.py", "crawlee": "crawlee_runner.py"}
 DOCS = Path("/usr/share/doc/python3-doc/html")
 DOCS_PATTERN = r"\.html$"
@@ -376,6 +383,19 @@ def sync_list(urls: list[str]) -> dict[str, Any]:
             "pages_per_second": result.stats.pages_per_second}
 
 
+def bare_aiohttp_run(urls: list[str], concurrency: int) -> dict[str, Any]:
+    """A bare aiohttp loop over ``urls`` in a fresh process (``crawlkit.lab.clients``)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        listing = Path(tmp) / "urls.txt"
+        listing.write_text("\n".join(urls) + "\n")
+        out = subprocess.run([sys.executable, "-m", "crawlkit.lab.clients", str(listing),
+                              "--client", "aiohttp", "--concurrency", str(concurrency)],
+                             check=True, capture_output=True).stdout
+    doc: dict[str, Any] = json.loads(out)
+    return {"pages": doc["requests"], "elapsed": doc["seconds"],
+            "pages_per_second": doc["requests_per_second"]}
+
+
 def docs_workload(peers: list[str], reps: int, fallback_pages: int,
                   synthetic: list[tuple[str, bytes]] | None = None,
                   ) -> tuple[str, dict[str, dict[str, Any]], dict[str, Any]]:
@@ -391,7 +411,7 @@ def docs_workload(peers: list[str], reps: int, fallback_pages: int,
         docs_site = Site(fallback_pages, 95_000, 0.0)
     print(f"docs workload: {docs_source}")
     try:
-        docs = interleaved(crawl_jobs(docs_site.start, MODES, peers, allow=docs_allow), reps)
+        docs = interleaved(crawl_jobs(docs_site.start, WITH_AUTO, peers, allow=docs_allow), reps)
         if docs_allow is None and not synthetic:
             assert isinstance(docs_site, Site)
             synthetic = fetched_pages(docs_site.url, 100)
@@ -444,11 +464,11 @@ def main() -> None:
 
     site = Site(big_pages, 95_000, 0.0)
     try:
-        large = interleaved(crawl_jobs(site.start, MODES, peers), reps)
+        large = interleaved(crawl_jobs(site.start, WITH_AUTO, peers), reps)
         soup = interleaved({m: (lambda m=m: crawlkit_run(
             site.start, m, 64, "crawlkit.lab.bench_spiders:HeavySpider"))
             for m in ("async", "multiprocess")}, reps)
-        selector = interleaved(crawl_jobs(site.start, MODES, peers,
+        selector = interleaved(crawl_jobs(site.start, WITH_AUTO, peers,
                                           "crawlkit.lab.bench_spiders:SelectorSpider",
                                           selector=True), reps)
         synthetic = fetched_pages(site.url, 100) if not DocsSite.available() else []
@@ -461,6 +481,14 @@ def main() -> None:
     finally:
         site.close()
     docs_source, docs, limit = docs_workload(peers, reps, big_pages, synthetic)
+    tiny_pages = 1000 if args.quick else 3000
+    site = Site(tiny_pages, 512, 0.0)
+    try:
+        tiny_urls = [f"{site.url}/"] + [f"{site.url}/page/{i}" for i in range(tiny_pages)]
+        tiny = interleaved({"async": lambda: crawlkit_run(site.start, "async", 64),
+                            "bare aiohttp": lambda: bare_aiohttp_run(tiny_urls, 64)}, reps)
+    finally:
+        site.close()
     # short runs are noisy: 1,500 URLs per run, the three loops interleaved round by round
     site = Site(1500, 13_000, 0.0)
     try:
@@ -495,7 +523,13 @@ def main() -> None:
     ratios = {
         **peer_ratios,
         **{f"latency: {m} / ideal 640": latency[m]["pages_per_second"] / ideal
-           for m in ("async", "threaded", "threadpool", "gevent")},
+           for m in latency_modes},
+        **{f"{name}: auto / best fixed mode": table["auto"]["pages_per_second"]
+           / table[best]["pages_per_second"]
+           for name, table, best in (("large", large, best_large), ("docs", docs, best_docs),
+                                     ("selector", selector, best_selector))},
+        "tiny: async / bare aiohttp loop": tiny["async"]["pages_per_second"]
+        / tiny["bare aiohttp"]["pages_per_second"],
         "docs: best crawlkit / parse-bound limit (all cores)":
             docs[best_docs]["pages_per_second"] / limit["all_cores"],
         "soup: multiprocess / async": soup["multiprocess"]["pages_per_second"]
@@ -507,13 +541,14 @@ def main() -> None:
     }
     report.update(large=large, best_large=best_large, latency=latency, soup=soup,
                   selector=selector, best_selector=best_selector,
-                  docs=docs, best_docs=best_docs, docs_source=docs_source,
+                  docs=docs, best_docs=best_docs, tiny=tiny, docs_source=docs_source,
                   parse_bound=limit,
                   bare_requests=bare, bare_requests_parsed=bare_parsed, sync_list=sync,
                   engine_pages_per_second=engine, ratios=ratios)
     for name, table in (("large (95 KB pages)", large), ("latency (100 ms)", latency),
                         ("soup (BeautifulSoup spider)", soup),
-                        ("selector (parsel css() spider, 95 KB pages)", selector)):
+                        ("selector (parsel css() spider, 95 KB pages)", selector),
+                        ("tiny (512-byte pages, no parse in the bare loop)", tiny)):
         print_table(name, table, reps)
     print_docs(docs_source, docs, limit, reps)
     print(f"\nengine alone: {engine:,.0f} pages/s")

@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from vs_scrapy import MODES, Site  # noqa: E402
 
 
-def one_run(src: str, url: str, mode: str, tmp: str) -> tuple[float, float, int]:
+def one_run(src: str, url: str, mode: str, tmp: str) -> tuple[float, float, int, float]:
     """CPU seconds (user + system, children included) of the crawl alone and of the
-    whole process (imports included), and the pages of one crawl."""
+    whole process (imports included), the pages of one crawl and its pages/s."""
     seeds = Path(tmp) / "seeds.txt"
     seeds.write_text(url + "/\n")
     out = Path(tmp) / "result.json"
@@ -44,7 +44,7 @@ def one_run(src: str, url: str, mode: str, tmp: str) -> tuple[float, float, int]
         raise SystemExit(f"{mode} crawl with {src} exited {proc.returncode}")
     doc = json.loads(out.read_text())
     pages = doc["pages_ok"] + doc["pages_failed"]
-    return doc["cpu_seconds"], usage.ru_utime + usage.ru_stime, pages
+    return doc["cpu_seconds"], usage.ru_utime + usage.ru_stime, pages, doc["pages_per_second"]
 
 
 def main() -> None:
@@ -61,22 +61,26 @@ def main() -> None:
     # mode -> tree -> CPU ms per page of each run: the crawl's, and the whole process's
     ms: dict[str, dict[str, list[float]]] = {m: {t: [] for t in trees} for m in modes}
     whole: dict[str, dict[str, list[float]]] = {m: {t: [] for t in trees} for m in modes}
+    rate: dict[str, dict[str, list[float]]] = {m: {t: [] for t in trees} for m in modes}
     site = Site(args.pages, 95_000, 0.0)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for _ in range(args.rounds):
                 for mode in modes:
                     for label, src in trees.items():
-                        cpu, total, pages = one_run(src, site.url, mode, tmp)
+                        cpu, total, pages, per_second = one_run(src, site.url, mode, tmp)
+                        rate[mode][label].append(per_second)
                         ms[mode][label].append(1000 * cpu / pages)
                         whole[mode][label].append(1000 * total / pages)
     finally:
         site.close()
     report: dict[str, Any] = {"unit": "CPU ms per page (user+sys, children included)",
-                              "rounds": args.rounds, "crawl": {}, "process": {}}
+                              "rounds": args.rounds, "crawl": {}, "process": {},
+                              "pages_per_second": {}}
     first = next(iter(trees))
-    for title, table in (("crawl", ms), ("process", whole)):
-        print(f"CPU ms/page of the {title}, median [min-max] of {args.rounds} runs")
+    for title, table in (("crawl", ms), ("process", whole), ("pages_per_second", rate)):
+        print(f"{title if title == 'pages_per_second' else 'CPU ms/page of the ' + title}, "
+              f"median [min-max] of {args.rounds} runs")
         for mode in modes:
             row = {t: {"median": statistics.median(v), "min": min(v), "max": max(v)}
                    for t, v in table[mode].items()}

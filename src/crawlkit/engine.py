@@ -38,7 +38,7 @@ from .proxies import ProxyPool
 from .settings import CrawlSettings
 from .sinks import Sink
 from .spiders import Spider
-from .stats import Stats
+from .stats import LatencySample, Stats
 from .urls import origin_of
 
 
@@ -109,7 +109,7 @@ class Engine:
         self._bytes = 0
         self._retries = 0
         self._robots_fetches = 0
-        self._latencies: list[float] = []
+        self._latencies = LatencySample()  # bounded: a uniform sample past its size
         self.state = state
         self.state_stream = state_stream
         self._stopping = False
@@ -253,7 +253,7 @@ class Engine:
             interrupted=self._stopping,
             dropped=self._dropped,
             tracebacks=dict(self._tracebacks),
-            fetch_latencies=tuple(self._latencies),
+            fetch_latencies=tuple(self._latencies.values),
             proxies=self.proxies.counts(),
             from_cache=self.cache.hits if self.cache is not None else 0,
         )
@@ -338,7 +338,7 @@ class Engine:
         origin = origin_of(request.url)
         if fetched:  # an answer from the cache took no network time and held no slot
             self.politeness.finished(origin)
-            self._latencies.append(outcome.timing.ttfb + outcome.timing.download)
+            self._latencies.add(outcome.timing.ttfb + outcome.timing.download)
         if outcome.retry:
             self._retries += 1
             now = time.perf_counter()

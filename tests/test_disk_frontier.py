@@ -79,3 +79,13 @@ def test_a_page_asks_the_journal_once_however_old_the_urls_it_repeats(
     # what was found absent is asked again on the next page (it may be known by then)
     assert frontier.offer_links([f"{ORIGINS[1]}/new", f"{ORIGINS[2]}/third"], 2) \
         == ["duplicate", None]
+
+
+def test_a_link_accepted_and_forgotten_on_the_same_page_is_still_a_duplicate(
+        small_disk_buffers, tmp_path):
+    state = CrawlState(tmp_path / "s.db", "fp")
+    frontier = DiskFrontier(_settings(), state)
+    fresh = [f"{ORIGINS[0]}/n/{i}" for i in range(8)]  # more than the 5 remembered
+    assert frontier.offer_links([*fresh, fresh[0], fresh[7]], 1) \
+        == [None] * 8 + ["duplicate", "duplicate"]
+    assert len(frontier) == 8

@@ -54,6 +54,7 @@ class _JournalSeen:
         self._absent: set[str] = set()
 
     def add(self, url: str) -> None:
+        self._absent.discard(url)  # accepted now: asked again once forgotten from recent
         recent = self.recent
         if len(recent) >= RECENT:
             recent.popitem(last=False)  # O(1), unlike deleting a plain dict's first key

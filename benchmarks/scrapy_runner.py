@@ -1,10 +1,12 @@
 """Crawl a site with Scrapy the way crawlkit's default spider does; print JSON stats.
 
 One record per page (url, title; with ``--selector`` also every h2's text and the
-number of link hrefs, by CSS selectors), every same-host link followed, robots.txt
-not fetched, concurrency as given. Used by ``vs_scrapy.py``; needs the ``bench`` extra.
+number of link hrefs, by CSS selectors), every same-host link matching ``--include``
+followed (all of them by default), robots.txt not fetched, retries off,
+concurrency as given. Used by ``vs_scrapy.py``; needs the ``bench`` extra.
 
 Run: python benchmarks/scrapy_runner.py http://127.0.0.1:PORT/ [--concurrency 64]
+     [--include REGEX] [--selector]
 """
 
 from __future__ import annotations
@@ -22,11 +24,11 @@ from scrapy.linkextractors import LinkExtractor
 class TitleSpider(Spider):
     name = "titles"
 
-    def __init__(self, start: str, **kwargs: object) -> None:
+    def __init__(self, start: str, include: str | None = None, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.start_urls = [start]
         self.allowed_domains = [urlsplit(start).hostname or ""]  # same host, as crawlkit
-        self.links = LinkExtractor()
+        self.links = LinkExtractor(allow=include or ())  # searched, as crawlkit's --allow
 
     def parse(self, response):  # type: ignore[no-untyped-def]
         yield {"url": response.url, "title": response.css("title::text").get()}
@@ -53,6 +55,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--selector", action="store_true",
                         help="run the selector spider (title, h2 texts, link hrefs)")
+    parser.add_argument("--include", default=None, metavar="REGEX",
+                        help="follow only links whose URL matches (searched)")
     args = parser.parse_args()
     process = CrawlerProcess(settings={
         "LOG_LEVEL": "ERROR",
@@ -67,7 +71,7 @@ def main() -> None:
     })
     crawler = process.create_crawler(SelectorSpider if args.selector else TitleSpider)
     started = time.perf_counter()
-    process.crawl(crawler, start=args.start)
+    process.crawl(crawler, start=args.start, include=args.include)
     process.start()
     wall = time.perf_counter() - started
     stats = crawler.stats.get_stats()

@@ -25,14 +25,10 @@ class SearchSpider(Spider):
         self.query = query
 
     def parse(self, page: Page) -> Iterator[Request]:
-        form = page.css("form#search")
-        fields = {name: value for name, value in zip(
-            form.css("input[type=hidden]::attr(name)").getall(),
-            form.css("input[type=hidden]::attr(value)").getall())}
-        fields["q"] = self.query
-        action = page.urljoin(form.attrib["action"])
-        yield Request(action, callback=self.parse_results, data=fields,
-                      meta={"how": "POST"})
+        # the form's hidden fields (its token) go with the query, as a browser sends them
+        yield page.form(css="form#search").fill(
+            {"q": self.query}, callback=self.parse_results, meta={"how": "POST"})
+        action = page.urljoin(page.css("form#search").attrib["action"])
         yield Request(action, callback=self.parse_results, data={"q": self.query},
                       method="GET", meta={"how": "GET"})
 

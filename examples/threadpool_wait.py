@@ -1,67 +1,63 @@
-"""wait(..., return_when=FIRST_COMPLETED): a bounded, self-refilling thread pool.
+"""concurrent.futures.wait(): FIRST_COMPLETED for a sliding window, a timeout for
+progress reports, ALL_COMPLETED at the end.
 
-Starts the demo site on 127.0.0.1 and keeps at most --in-flight spider tasks
-submitted at once; each time one finishes, wait() returns and the loop tops the
-pool back up from the remaining page numbers.
-Run: python examples/threadpool_wait.py [--pages N] [--in-flight K]
+At most --workers pages are submitted at once; wait(FIRST_COMPLETED) returns as
+soon as one finishes, and the loop submits the next page in its place, so the
+pool never holds the whole crawl. A wait(timeout=...) that returns with futures
+still pending is how the loop notices time passing. The final
+wait(ALL_COMPLETED) must leave nothing pending.
+Run: python examples/threadpool_wait.py [--pages N] [--latency S] [--workers W]
 """
 
 from __future__ import annotations
 
-import argparse
-import itertools
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+import threading
+from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 import requests
+from _tutorial import Done, Site, arguments, demo_site, fetch_and_parse, measure, report, sequential
 
-from crawlkit.lab.demo import DemoSite, SiteSpec, page_title
-from crawlkit.parse import extract
-
-BASE_URL = ""  # set in main() once the demo site is up
+_local = threading.local()  # one requests.Session per pool thread
 
 
-def spider(page_number: int) -> tuple[int, str | None]:
-    """Fetch /page/{page_number}; return the page number and its title."""
-    url = f"{BASE_URL}/page/{page_number}"
-    response = requests.get(url, timeout=10)
-    response.raise_for_status()
-    title, _links = extract(response.text, url)
-    return page_number, title
+def spider(url: str) -> str:
+    if not hasattr(_local, "session"):
+        _local.session = requests.Session()
+    return fetch_and_parse(_local.session, url)
+
+
+def with_wait(site: Site, workers: int) -> Done:
+    todo = site.urls()
+    keys: list[str] = []
+    rounds = timeouts = 0
+    with ThreadPoolExecutor(max_workers=workers) as executor:
+        pending: set[Future[str]] = set()
+        while todo:
+            while todo and len(pending) < workers:
+                pending.add(executor.submit(spider, todo.pop(0)))
+            # a timeout shorter than one response: some waits come back empty-handed
+            finished, pending = wait(pending, timeout=0.02, return_when=FIRST_COMPLETED)
+            rounds += 1
+            if not finished:
+                timeouts += 1  # nothing done yet: the place to print progress
+            keys += [future.result() for future in finished]
+        finished, still = wait(pending, return_when=ALL_COMPLETED)  # the last window
+        keys += [future.result() for future in finished]
+    return Done(keys, {
+        "wait(FIRST_COMPLETED) rounds": rounds,
+        "of which timed out with nothing done": timeouts,
+        "wait(ALL_COMPLETED) left not done": len(still),
+    })
 
 
 def main() -> None:
-    global BASE_URL
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pages", type=int, default=100)
-    parser.add_argument("--in-flight", type=int, default=8)
-    args = parser.parse_args()
-
-    titles: dict[int, str | None] = {}
-    max_in_flight = 0
-    rounds = 0
-    with DemoSite(SiteSpec(pages=args.pages, latency=0.005)) as site:
-        BASE_URL = site.url
-        todo = iter(range(args.pages))
-        with ThreadPoolExecutor(max_workers=args.in_flight) as executor:
-            pending: set[Future[tuple[int, str | None]]] = {
-                executor.submit(spider, n) for n in itertools.islice(todo, args.in_flight)
-            }
-            while pending:
-                max_in_flight = max(max_in_flight, len(pending))
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                rounds += 1
-                for future in done:
-                    number, title = future.result()
-                    titles[number] = title
-                # Refill: one new task for each one that finished.
-                for n in itertools.islice(todo, len(done)):
-                    pending.add(executor.submit(spider, n))
-
-    titles_ok = all(title == page_title(n) for n, title in titles.items())
-    print(f"wait() returned {rounds} times")
-    print(f"max in flight: {max_in_flight} (limit {args.in_flight})")
-    print(f"titles ok: {titles_ok}")
-    print(f"pages: {len(titles)}")
+    args = arguments(__doc__).parse_args()
+    with demo_site(args) as site:
+        report([
+            measure("sequential", lambda: sequential(site)),
+            measure(f"ThreadPoolExecutor({args.workers}), wait window",
+                    lambda: with_wait(site, args.workers)),
+        ])
 
 
 if __name__ == "__main__":

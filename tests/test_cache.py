@@ -3,6 +3,7 @@ every mode, with the records of the first run; the cache is a standard WARC file
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -22,6 +23,7 @@ from crawlkit.cache import INDEX_NAME, WARC_NAME, ResponseCache
 from crawlkit.engine import Engine
 from crawlkit.frontiers.memory import MemoryFrontier
 from crawlkit.lab.servers import LoopbackServer
+from crawlkit.lab.shop import MEMBER_PAGES, PASSWORD, USER, ShopSite
 from crawlkit.models import RawResponse, Request
 from crawlkit.sinks import ListSink
 from test_cli import assert_usage_error, run_cli
@@ -180,6 +182,45 @@ def test_a_stored_answer_is_retried_without_the_backoff(tmp_path):
     assert [item["error"] for item in sink.items] == ["http 503"]
     assert stats.retries == 1 and len(frontier.ahead) == 1
     assert frontier.ahead[0] <= 0  # not the hour a fetched 503 would wait
+
+
+class RobotsDownSite(LoopbackServer):
+    """robots.txt always answers 503; every page is fine."""
+
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        if request.path == "/robots.txt":
+            return web.Response(status=503, text="busy", headers={"Retry-After": "3600"})
+        return web.Response(text="<title>fine</title>", content_type="text/html")
+
+
+class _BackoffEngine(Engine):
+    """Keeps the attempts it was asked a backoff for, and never waits."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.backoffs: list[int] = []
+
+    def _backoff(self, attempt: int) -> float:
+        self.backoffs.append(attempt)
+        return 0.0
+
+
+def test_a_stored_robots_txt_is_retried_without_the_backoff(tmp_path):
+    cache = str(tmp_path / "cache")
+    with RobotsDownSite() as site:
+        settings = crawlkit.CrawlSettings(mode="sync", retries=1, retry_after_cap=0.0,
+                                          cache=cache)
+        first = _BackoffEngine(settings, crawlkit.DefaultSpider(), ListSink())
+        first.run([site.url + "/page"])
+        assert first.backoffs == [0]  # fetched: robots.txt waits before its retry
+    settings = crawlkit.CrawlSettings(mode="sync", retries=1, retry_after_cap=0.0,
+                                      cache=cache, cache_mode="only")
+    sink = ListSink()
+    again = _BackoffEngine(settings, crawlkit.DefaultSpider(), sink)
+    stats = again.run([site.url + "/page"])
+    assert [item["error"] for item in sink.items] == ["blocked by robots.txt (it answered 503)"]
+    assert stats.retries == 1 and stats.from_cache == 2
+    assert again.backoffs == []  # replayed as it was, only without the waiting
 
 
 def test_only_mode_makes_a_miss_a_final_not_in_cache_record(tmp_path, site_factory):
@@ -378,3 +419,100 @@ def test_a_bad_cache_mode_is_refused():
     assert_usage_error(run_cli("crawl", "-", "--cache-mode", "sometimes"), "cache-mode")
     with pytest.raises(crawlkit.UsageError, match="cache_mode must be one of"):
         crawlkit.CrawlSettings(cache_mode="sometimes")
+
+
+@pytest.mark.parametrize("cache_mode", ["only", "refresh"])
+def test_a_cache_mode_without_a_cache_is_refused(cache_mode, tmp_path):
+    # "only" promises that nothing is fetched: without a cache it must not crawl the network
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("http://127.0.0.1:9/\n")
+    proc = run_cli("crawl", str(seeds), "--cache-mode", cache_mode, "--retries", "0")
+    assert_usage_error(proc, f"--cache-mode {cache_mode} needs --cache PATH")
+    with pytest.raises(crawlkit.UsageError, match=f"--cache-mode {cache_mode} needs --cache PATH"):
+        crawlkit.crawl("http://127.0.0.1:9/", cache_mode=cache_mode, retries=0)
+
+
+def test_an_empty_or_non_path_cache_is_refused(tmp_path):
+    # an empty --cache (an unset shell variable) must not turn the working directory into a cache
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("http://127.0.0.1:9/\n")
+    proc = run_cli("crawl", str(seeds), "--cache", "", "--retries", "0", cwd=tmp_path)
+    assert_usage_error(proc, "--cache")
+    assert sorted(os.listdir(tmp_path)) == ["seeds.txt"]
+    for bad in ("", 123):
+        with pytest.raises(crawlkit.UsageError, match="cache"):
+            crawlkit.crawl("http://127.0.0.1:9/", cache=bad, retries=0)
+
+
+def test_compare_refuses_a_cache(tmp_path):
+    # every mode after the first would be answered by the cache: the figures would
+    # measure the cache, not the strategies
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("http://127.0.0.1:9/\n")
+    proc = run_cli("compare", str(seeds), "--modes", "sync", "--repeat", "1", "--retries", "0",
+                   "--cache", str(tmp_path / "cache"))
+    assert_usage_error(proc, "compare measures the strategies")
+    assert not (tmp_path / "cache").exists()
+
+
+class LoginSpider(crawlkit.Spider):
+    """Logs in to the shop through its form (CSRF cookie + token), reads the members' pages."""
+
+    def __init__(self, base: str) -> None:
+        self.start_urls = [base + "/login"]
+
+    def parse(self, page: crawlkit.Page):
+        yield page.form(formid="login").fill({"user": USER, "password": PASSWORD},
+                                              callback=self.members)
+
+    def members(self, page: crawlkit.Page):
+        yield {"at": page.url.rpartition("/")[0], "error": page.css("p.error::text").get()}
+        yield from page.follow_all(css="ul.reports a", callback=self.report)
+
+    def report(self, page: crawlkit.Page):
+        yield {"report": page.css("h1.report::text").get()}
+
+
+def test_a_login_replays_from_the_cache_with_its_cookies(tmp_path):
+    cache = str(tmp_path / "cache")
+    with ShopSite() as site:
+        first = crawlkit.crawl(LoginSpider(site.url), mode="sync", cookies=True, cache=cache)
+    again = crawlkit.crawl(LoginSpider(site.url), mode="sync", cookies=True, cache=cache,
+                           cache_mode="only")
+    assert len([r for r in first if "report" in r]) == MEMBER_PAGES
+    assert _sorted(again) == _sorted(first)
+    assert again.stats.pages_failed == 0
+
+
+@contextlib.contextmanager
+def _unwritable(directory: Path):
+    """``directory`` made unwritable for this process (root included: ``chattr +i``)."""
+    directory.chmod(0o555)
+    immutable = False
+    try:
+        if os.access(directory, os.W_OK):  # root: permission bits do not stop it
+            immutable = subprocess.run(["chattr", "+i", str(directory)],
+                                       capture_output=True).returncode == 0
+            if not immutable:
+                pytest.skip("cannot make a directory unwritable here (root without chattr)")
+        yield
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(directory)], check=True)
+        directory.chmod(0o755)
+
+
+def test_only_mode_reads_a_cache_in_a_directory_it_cannot_write(tmp_path):
+    # a cache on read-only media, or another user's: "only" never writes, so it must
+    # read it (it said "not a cache index ... delete the cache")
+    cache = tmp_path / "cache"
+    with CountingSite() as site:
+        first = crawlkit.crawl(site.url + "/page", mode="sync", cache=str(cache))
+        with _unwritable(cache):
+            again = crawlkit.crawl(site.url + "/page", mode="sync", cache=str(cache),
+                                   cache_mode="only")
+            assert sorted(os.listdir(cache)) == [INDEX_NAME, WARC_NAME]
+            with pytest.raises(CacheError, match="cannot open"):
+                crawlkit.crawl(site.url + "/page", mode="sync", cache=str(cache))
+    assert _sorted(again) == _sorted(first)
+    assert again.stats.from_cache == 2

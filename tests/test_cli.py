@@ -182,6 +182,52 @@ def _serve_and_get(args: list[str], path: str) -> tuple[int, str]:
         proc.communicate(timeout=10)
 
 
+@pytest.mark.parametrize("site", [[], ["--shop"], ["--overload", "2"]])
+def test_serve_demo_on_port_0_names_the_port_it_got(site):
+    import re
+    import urllib.request
+
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
+    proc = subprocess.Popen([sys.executable, "-m", "crawlkit", "serve-demo", *site, "--port",
+                             "0"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        found = re.search(r"on (http://127\.0\.0\.1:(\d+))/ ", line)
+        assert found is not None and found.group(2) != "0", line
+        with urllib.request.urlopen(found.group(1) + "/robots.txt", timeout=10) as resp:
+            assert resp.status in (200, 404)
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 404
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
+
+
+def test_serve_demo_on_a_busy_port_is_one_line_and_exit_2():
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = run_cli("serve-demo", "--port", str(port))
+    assert_usage_error(proc, f"cannot serve on port {port}")
+
+
+def test_serve_demo_serves_one_site():
+    assert_usage_error(run_cli("serve-demo", "--shop", "--overload", "2"), "--overload")
+
+
+def test_an_empty_out_is_one_line_naming_it(tmp_path):
+    # it said "pass sink= or out=, not both", which no command-line user passed
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("http://127.0.0.1:9/\n")
+    assert_usage_error(run_cli("crawl", str(seeds), "--out", ""), "--out needs a file name")
+
+
 def test_serve_demo_serves_the_site():
     status, body = _serve_and_get(["serve-demo", "--pages", "5", "--links", "3"], "/page/4")
     assert status == 200

@@ -163,6 +163,16 @@ def test_a_gevent_child_that_cannot_start_is_an_error_at_start(demo_site):
         crawlkit.crawl(demo_site.url + "/page/1", mode="gevent", spider=UnloadableSpider())
 
 
+@pytest.mark.slow
+def test_a_multiprocess_worker_that_cannot_start_is_an_error_at_start(demo_site):
+    # the pool's BrokenProcessPool is translated at the boundary, as every strategy's error
+    from crawlkit.errors import FetcherError
+    from sample_spiders import UnloadableSpider
+
+    with pytest.raises(FetcherError, match="multiprocess worker process did not start"):
+        crawlkit.crawl(demo_site.url + "/page/1", mode="multiprocess", spider=UnloadableSpider())
+
+
 def test_gevent_does_not_patch_this_process(demo_site):
     crawlkit.crawl(demo_site.url + "/page/1", mode="gevent")
     assert "gevent" not in sys.modules

@@ -239,6 +239,15 @@ def test_the_jar_cookie_joins_the_requests_own_cookie_line():
     assert ("Cookie", "jar=2") in alone
 
 
+def test_each_jar_cookie_is_made_text_on_its_own_for_a_utf8_client():
+    # the jar keeps each byte as a latin-1 character; for aiohttp, which writes UTF-8, a
+    # UTF-8 cookie must come back as its bytes even beside one that is not UTF-8
+    jar = "a=caf\u00e9; b=caf\u00c3\u00a9"  # received: b"a=caf\xe9", b"b=caf\xc3\xa9"
+    lines = outgoing.headers(Request("http://a.test/", jar_cookie=jar), (), latin1_wire=False)
+    cookie = next(value for name, value in lines if name == "Cookie")
+    assert cookie.split("; ")[1].encode("utf-8") == b"b=caf\xc3\xa9"
+
+
 def test_jars_survive_dump_and_load_and_store_clears_the_dispatch_cookie():
     jars = CookieJars()
     request = Request("http://a.test/login", meta={"cookiejar": "x"}, jar_cookie="old=1")

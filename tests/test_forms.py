@@ -70,6 +70,27 @@ def test_fill_replaces_adds_and_removes_fields():
     ]
 
 
+def test_fill_takes_name_value_pairs_as_scrapy_formdata_does():
+    form = _page().form(formname="in")
+    request = form.fill([("user", "ada"), ("tags", "a"), ("tags", "b"), ("go", None)])
+    sent = parse_qsl(request.body.decode(), keep_blank_values=True)
+    assert ("user", "ada") in sent and ("go", "Log in") not in sent
+    assert [value for name, value in sent if name == "tags"] == ["a", "b"]
+    for bad in (["user"], 5):
+        with pytest.raises(UsageError, match="fill"):
+            form.fill(bad)  # type: ignore[arg-type]
+
+
+def test_fill_takes_the_method_as_the_other_request_keywords():
+    # Request keywords pass through fill(); method= among them, as Scrapy's from_response
+    form = _page().form("#find")
+    posted = form.fill({"q": "lamp"}, method="post")
+    assert (posted.method, posted.url) == ("POST", "http://shop.test/search?stale=1")
+    assert parse_qsl(posted.body.decode()) == [("q", "lamp")]
+    got = _page().form(formid="login").fill({"user": "ada"}, method="GET")
+    assert got.method == "GET" and got.body == b"" and "user=ada" in got.url
+
+
 def test_a_get_form_replaces_the_actions_query():
     request = _page().form("#find").fill({"q": "desk lamp"})
     assert request.method == "GET" and request.body == b""
@@ -104,6 +125,51 @@ def test_a_page_without_a_form():
                     title=None, links=(), depth=0, content_type=ctype)
         with pytest.raises(FormError, match="not an HTML page"):
             page.form()
+
+
+def test_fields_of_a_disabled_fieldset_are_not_sent():
+    # a browser leaves out every control of a disabled <fieldset> but those in its legend
+    page = _page("""<form method="post" action="/x"><input name="a" value="1">
+      <fieldset disabled><legend><input name="in_legend" value="2"></legend>
+        <input name="b" value="3"><select name="c"><option>4</select>
+        <fieldset><textarea name="d">5</textarea></fieldset>
+        <input type="submit" name="locked" value="no"></fieldset>
+      <fieldset><input name="e" value="6"></fieldset>
+      <input type="submit" name="go" value="Go"></form>""")
+    assert page.form().fields == (("a", "1"), ("in_legend", "2"), ("e", "6"), ("go", "Go"))
+
+
+def test_checked_radios_and_boxes_send_what_a_browser_sends():
+    # of two checked radios of a group the last one is checked; an empty value is sent empty
+    page = _page("""<form><input type="radio" name="r" value="1" checked>
+      <input type="radio" name="r" value="2" checked><input type="radio" name="s" checked>
+      <input type="checkbox" name="c" value="" checked><input type="checkbox" name="d" checked>
+      </form>""")
+    assert page.form().fields == (("r", "2"), ("s", "on"), ("c", ""), ("d", "on"))
+
+
+def test_textareas_and_options_read_as_a_browser_reads_them():
+    # the HTML parser drops the newline that follows <textarea>; an option without a
+    # value attribute has its text, whitespace stripped and collapsed
+    page = _page("""<form><textarea name="t">\nline</textarea>
+      <textarea name="u">\n\nkept</textarea><select name="s"><option> a \n  b </option>
+      </select></form>""")
+    assert page.form().fields == (("t", "line"), ("u", "\nkept"), ("s", "a b"))
+    valued = _page('<form><select name="s"><option value="a  b">x</select></form>')
+    assert valued.form().fields == (("s", "a  b"),)
+
+
+def test_the_default_buttons_formaction_and_formmethod_win():
+    # Enter submits through the default button, with its formaction and formmethod
+    page = _page("""<form action="/a" method="get"><input name="q" value="1">
+      <button formaction="/b?x=1" formmethod="post" name="go" value="x">Go</button>
+      <button formaction="/c" name="other">Other</button></form>""")
+    form = page.form()
+    assert (form.method, form.action) == ("POST", "http://shop.test/b?x=1")
+    assert form.fields == (("q", "1"), ("go", "x"))
+    plain = _page("""<form action="/a" method="post"><input name="q" value="1">
+      <input type="submit" value="Go"></form>""").form()
+    assert (plain.method, plain.action) == ("POST", "http://shop.test/a")
 
 
 class SearchSpider(Spider):

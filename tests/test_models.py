@@ -137,3 +137,15 @@ def test_failure_carries_request_and_meta() -> None:
 def test_headers_and_method_that_cannot_be_sent_are_refused(bad: dict[str, object]) -> None:
     with pytest.raises(UsageError):
         Request("http://h/", **bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("url", ["http://example.com/a%20b?z=1&a=2&flag", "https://h/",
+                                 "http://127.0.0.1:8080/p/1?x=%2F"])
+def test_a_plain_link_request_is_the_checked_one(url: str) -> None:
+    fast = Request.link(url, 3, 1.5)
+    checked = Request(url, depth=3, queued_at=1.5)
+    assert fast == checked
+    assert hash(fast) == hash(checked)
+    assert fast.plain and fast.fingerprint == checked.fingerprint
+    assert fast.to_dict() == checked.to_dict()
+    assert pickle.loads(pickle.dumps(fast)) == checked

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from crawlkit.parse import (
+    DEEP_TAGS,
     content_type_of,
     decode_body,
     detect_encoding,
@@ -128,3 +129,34 @@ def test_soup_on_an_xhtml_page_is_silent():
     soup = make_soup(xhtml)
     assert soup.h1.get_text() == "Hi"
     assert soup.title.get_text() == "X"
+
+
+def test_links_to_anchors_of_one_target_give_it_once_in_first_place():
+    anchors = "".join(f'<a href="b.html#s{i}">x</a>' for i in range(50))
+    text = f'<a href="#top">t</a>{anchors}<a href="c.html">c</a><a href="b.html">b</a>'
+    _, links = extract(text, "http://h/d/a.html")
+    assert links == ("http://h/d/b.html", "http://h/d/c.html")
+
+
+def test_the_cheap_depth_check_never_misses_a_deep_document():
+    from crawlkit.parse import _maybe_deep, _unclosed_tags
+
+    for text in ("<div>" * (DEEP_TAGS // 2 + 2) + "<br>" * (DEEP_TAGS // 2),
+                 "<p>x</p>" * DEEP_TAGS, "<p>" * (DEEP_TAGS + 1), "< a" * (DEEP_TAGS * 2),
+                 "<i></i><b>" * (DEEP_TAGS // 2 + 1)):
+        deep = text.count("<") > DEEP_TAGS and _unclosed_tags(text) > DEEP_TAGS // 2
+        assert _maybe_deep(text) or not deep
+
+
+def test_a_utf8_page_is_parsed_from_its_bytes_and_others_from_their_text():
+    from crawlkit.parse import decode_html
+
+    page = "<title>café ¶</title><a href='/é'>x</a>"
+    utf8 = {"content-type": "text/html; charset=utf-8"}
+    text, raw = decode_html(page.encode(), utf8)
+    assert (text, raw) == (page, page.encode())
+    assert extract(text, "http://h/", raw) == ("café ¶", ("http://h/%C3%A9",))
+    latin1 = {"content-type": "text/html; charset=latin-1"}
+    assert decode_html(page.encode("latin-1"), latin1) == (page, None)
+    assert decode_html(b"<title>a\xffb</title>", utf8)[1] is None  # a replacement character
+    assert decode_html(b"\xef\xbb\xbf<title>t</title>", utf8) == ("<title>t</title>", None)

@@ -39,6 +39,7 @@ from crawlkit.urls import (
     host_of,
     origin_of,
     resolve_link,
+    resolve_link_keyed,
     safe_url,
 )
 
@@ -150,6 +151,22 @@ def check_canonical(url: str) -> None:
 
 
 @given(URLS)
+@example("http://h:0080/x?")  # a port spelled with zeros, a bare "?"
+@example("http://h:80/a?b=1&a=2&")  # the default port, an empty pair
+@example("http://127.1:8080/p")  # a numeric host browsers write otherwise
+def test_the_safe_form_shortcut_canonicalises_as_the_full_parse(url: str) -> None:
+    from crawlkit.urls import _canonical_slow
+
+    sent = sent_or_none(url)
+    for form in (url, sent) if sent is not None else (url,):
+        try:
+            slow: str | None = _canonical_slow(form.strip())
+        except UsageError:
+            slow = None
+        assert canonical_or_none(form) == slow, form
+
+
+@given(URLS)
 @example("http://caf\u00e9.example/")  # an IDNA host stayed unicode
 @example("http://user name@h/")  # userinfo was not escaped
 @example("http://a\x01b/")  # a control character in the host
@@ -189,6 +206,52 @@ def reference_resolve(base: str, href: str) -> str | None:
     if len(absolute) > MAX_URL_LENGTH:
         return None
     return sent_or_none(absolute)
+
+
+RELATIVE_HREFS = st.one_of(HREFS, st.builds("{}{}".format, st.sampled_from(
+    ["", "./", "../", "../../", "a/", ".", "..", "a//", "/", "//"]), URL_TEXT))
+
+
+@given(st.one_of(canonical_urls(), HTTP_URLS), st.lists(RELATIVE_HREFS, max_size=6))
+@example("http://h/d/a", ["//", "/x", "\xa0?q", "x\x7f", " y", "/./z", "a#f", "a"])
+def test_a_page_resolves_its_links_as_each_alone(base: str, hrefs: list[str]) -> None:
+    from crawlkit.urls import resolve_links_keyed
+
+    try:
+        canonicalize(base)
+    except UsageError:
+        return
+    expected: list[tuple[str, str]] = []
+    for href in hrefs:
+        keyed = resolve_link_keyed(base, href)
+        if keyed is not None and keyed[1] not in {key for _, key in expected}:
+            expected.append(keyed)
+    assert resolve_links_keyed(base, hrefs) == expected
+
+
+@given(st.one_of(canonical_urls(), HTTP_URLS), RELATIVE_HREFS)
+@example("http://h/d/a.html?x=/y/z", "os.html")  # a slash in the query is no directory
+@example("http://h/a", "g:h")
+@example("http://h/a", "//")  # an empty path resolves against the whole base
+@example("http://h/a", "http:")
+def test_a_relative_path_resolves_against_the_directory_alone(base: str, href: str) -> None:
+    from urllib.parse import urljoin
+
+    from crawlkit.urls import _directory, _joined, _path_relative
+
+    directory = _directory(base)
+    href = href.strip()
+    if directory is None or not href or not href.isprintable() or not _path_relative(href):
+        return  # resolved against the whole base
+    try:
+        expected: str | None = urljoin(base, href)
+    except ValueError:
+        expected = None
+    try:
+        got: str | None = _joined(directory, href)
+    except ValueError:
+        got = None
+    assert got == expected
 
 
 @given(canonical_urls(), HREFS)
@@ -244,6 +307,15 @@ HTML = st.lists(st.one_of(
 
 
 @given(HTML, canonical_urls())
+def test_extract_reads_utf8_bytes_as_their_text(text: str, base: str) -> None:
+    try:
+        utf8 = text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no bytes decode to it
+        return
+    assert extract(text, base, utf8) == extract(text, base)
+
+
+@given(HTML, canonical_urls())
 def test_extract_gives_unique_canonical_links(text: str, base: str) -> None:
     for title, links in (extract(text, base), extract_by_scan(text, base)):
         assert title is None or isinstance(title, str)
@@ -291,6 +363,18 @@ def test_decode_body_never_raises(body: bytes, headers: dict[str, str]) -> None:
     encoding, skip = detect_encoding(body, headers)
     assert isinstance(encoding, str) and 0 <= skip <= 4
     assert body[skip:].decode(encoding, errors="replace") == text
+
+
+@given(BODIES, HEADERS)
+def test_decode_html_hands_the_parser_bytes_only_when_they_say_the_same(
+    body: bytes, headers: dict[str, str]
+) -> None:
+    from crawlkit.parse import decode_html
+
+    text, utf8 = decode_html(body, headers)
+    assert text == decode_body(body, headers)
+    if utf8 is not None:
+        assert utf8.decode("utf-8") == text
 
 
 @given(st.text(max_size=200))

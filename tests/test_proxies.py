@@ -148,6 +148,27 @@ def test_the_cli_refuses_a_bad_proxy_in_one_line_with_exit_2() -> None:
     assert "Traceback" not in done.stderr
 
 
+def test_one_proxy_may_be_given_as_a_string(tinyproxy, target) -> None:
+    # proxy="http://..." was read as a sequence of one-character proxy URLs
+    proxy = tinyproxy("p1")
+    assert CrawlSettings(proxy=proxy.url).proxy == (proxy.url,)
+    result = crawlkit.crawl([target.url + "/a"], mode="sync", proxy=proxy.url, retries=0)
+    assert _ok(result) == [target.url + "/a"]
+    assert {_via(r) for r in target.records} == {"p1"}
+
+
+def test_one_allow_or_deny_pattern_may_be_given_as_a_string() -> None:
+    settings = CrawlSettings(allow="/product/", deny=r"\?sort=")
+    assert (settings.allow, settings.deny) == (("/product/",), (r"\?sort=",))
+    assert [p.pattern for p in settings.allow_re] == ["/product/"]
+
+
+@pytest.mark.parametrize("value", [123, b"http://127.0.0.1:3128"])
+def test_a_proxy_that_is_neither_a_string_nor_a_list_is_a_usage_error(value: object) -> None:
+    with pytest.raises(UsageError, match="proxy takes a string or a list of strings, got"):
+        CrawlSettings(proxy=value)  # type: ignore[arg-type]
+
+
 def test_the_dispatched_proxy_is_not_identity_nor_persisted() -> None:
     request = Request("http://a.test/x", meta={"k": 1})
     sent = replace(request, proxy="http://u:p@127.0.0.1:3128")
@@ -198,6 +219,17 @@ def test_environment_proxies_only_with_proxy_env(monkeypatch: pytest.MonkeyPatch
     assert pool.dispatch(Request("http://skip.test/")).proxy is None
     monkeypatch.setenv("HTTP_PROXY", "socks5://127.0.0.1:1")
     with pytest.raises(UsageError, match="HTTP_PROXY"):
+        ProxyPool(CrawlSettings(proxy_env=True))
+
+
+def test_a_bad_environment_proxy_names_the_variable_it_came_from(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("http_proxy", "https_proxy", "no_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:2")
+    monkeypatch.setenv("https_proxy", "socks5://127.0.0.1:1")  # the lower-case name wins
+    with pytest.raises(UsageError, match="^https_proxy: invalid proxy URL"):
         ProxyPool(CrawlSettings(proxy_env=True))
 
 

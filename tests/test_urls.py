@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from crawlkit import InvalidURL, canonicalize
-from crawlkit.urls import MAX_URL_LENGTH, host_of, is_http_url, resolve_link
+from crawlkit.urls import MAX_URL_LENGTH, host_of, is_http_url, resolve_link, resolve_link_keyed
 
 
 @pytest.mark.parametrize(
@@ -99,3 +99,32 @@ def test_query_fast_path_equals_the_general_path():
     for _ in range(20_000):
         query = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12)))
         assert _canonical_query(query) == general(query), query
+
+
+@pytest.mark.parametrize(
+    ("href", "sent"),
+    [
+        ("b.html#x", "http://h/d/b.html"),
+        (" b.html#x ", "http://h/d/b.html"),
+        ("b.ht\nml#x", "http://h/d/b.html"),
+        ("?q=1#f", "http://h/d/a.html?q=1"),
+        ("/p#f", "http://h/p"),
+        ("../p#f/../q", "http://h/p"),
+        ("http://H/p#f", "http://h/p"),
+        ("#only", None),
+        (" #", None),
+        ("javascript:a#b", None),
+        ("http://#h/", None),
+    ],
+)
+def test_a_fragment_never_changes_what_a_link_resolves_to(href: str, sent: str | None) -> None:
+    keyed = resolve_link_keyed("http://h/d/a.html", href)
+    assert (keyed[0] if keyed else None) == sent
+    assert resolve_link("http://h/d/a.html", href) == sent
+
+
+def test_a_port_with_leading_zeros_is_sent_as_a_number():
+    from crawlkit.urls import safe_url
+
+    assert safe_url("http://a:080/") == safe_url("http://a:080/#") == "http://a:80/"
+    assert safe_url("http://a:0/") == "http://a:0/"

@@ -198,12 +198,23 @@ class ResponseCache:
             raise self._fail("another crawl is writing this cache; wait for it or use "
                              "another directory") from None
 
+    def _connect(self, index: Path) -> sqlite3.Connection:
+        """The index's connection: read-only in ``only`` mode, so a cache on read-only
+        media or of another user is read as it is."""
+        # the engine's one thread uses it; the Crawler may open it in another
+        if self.writing:
+            return sqlite3.connect(index, isolation_level=None, check_same_thread=False)
+        uri = index.resolve().as_uri() + "?mode=ro"
+        if not os.access(index.parent, os.W_OK):
+            # a WAL index cannot be read where its -shm file cannot be made; the shared
+            # flock keeps every writer out, so the file does not change while it is read
+            uri += "&immutable=1"
+        return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+
     def _open_index(self, index: Path) -> int:
         """Open (or create) the index; the WARC length it covers."""
         try:
-            # the engine's one thread uses it; the Crawler may open it in another
-            db = sqlite3.connect(index, isolation_level=None, check_same_thread=False)
-            self._db = db
+            db = self._db = self._connect(index)
             if self.writing:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
@@ -218,6 +229,8 @@ class ResponseCache:
                                [("format", FORMAT), ("end", "0")])
                 db.execute("COMMIT")
             meta = dict(db.execute("SELECT name, value FROM meta").fetchall())
+        except sqlite3.OperationalError as exc:  # not a damaged file: one it cannot use
+            raise self._fail(f"cannot open {INDEX_NAME}: {exc}") from None
         except sqlite3.DatabaseError as exc:
             raise self._fail(f"{INDEX_NAME} is not a cache index ({exc}); delete the "
                              "cache") from None

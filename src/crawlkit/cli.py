@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import signal
 import sys
 import threading
@@ -139,7 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="small workloads, under 2 minutes")
     bench.add_argument("--report", metavar="DIR", help="write the report to DIR")
     bench.add_argument("--workloads", default=None,
-                       help="comma-separated subset of: overhead, io, cpu, mixed, sweep")
+                       help="comma-separated subset of: overhead, io, cpu, mixed, memory, "
+                            "creation, sweep")
 
     record = sub.add_parser("record", help="crawl and store every response in a WARC file")
     record.add_argument("urls_file", metavar="URLS_FILE")
@@ -173,9 +175,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--latency", type=float, default=0.0)
     serve.add_argument("--page-bytes", type=_positive_int, default=2048)
     serve.add_argument("--links", type=_positive_int, default=8, help="links per page")
-    serve.add_argument("--shop", action="store_true",
+    which = serve.add_mutually_exclusive_group()
+    which.add_argument("--shop", action="store_true",
                        help="serve the shop instead: listings, products, a JSON API, sitemaps, "
                             "a search form and a login (see crawlkit.lab.shop)")
+    which.add_argument("--overload", type=_positive_int, metavar="K",
+                       help="serve the overload site instead: 503 beyond K requests in service, "
+                            "slower with each one (see crawlkit.lab.overload)")
     return parser
 
 
@@ -213,6 +219,8 @@ def _run(
     processor: Processor | None = None,
 ) -> int:
     out = getattr(args, "out", None)
+    if out == "":
+        raise UsageError("--out needs a file name (without --out the items go to stdout)")
     fields = parse_fields(args.fields)
     crawler = Crawler(
         settings, args.spider or spider,
@@ -225,7 +233,7 @@ def _run(
         format=args.format if out else None, fields=fields if out else None,
         sitemaps=args.sitemap, on_spider_error=None if args.quiet else spider_error_printer(),
     )
-    with _graceful_stop(crawler, quiet=args.quiet) as stopped_by:
+    with _graceful_stop(crawler, quiet=args.quiet) as stopped_by, _logged_notes(args.quiet):
         stats = crawler.run(seeds)
     if crawler.already_complete:
         return EXIT_OK
@@ -241,6 +249,26 @@ def _run(
 
 def _note(message: str) -> None:
     print(f"crawlkit: {message}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _logged_notes(quiet: bool) -> Iterator[None]:
+    """Print what the library logs at INFO while a crawl runs (``--mode auto``'s
+    decision) as notes on stderr, unless quiet."""
+    if quiet:
+        yield
+        return
+    logger = logging.getLogger("crawlkit")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("crawlkit: %(message)s"))
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def spider_error_printer() -> Callable[[str, str], None]:
@@ -336,10 +364,13 @@ def _replay(args: argparse.Namespace) -> int:
     from .lab.warc import ReplayServer, load_warc
 
     server = ReplayServer(load_warc(args.warc), speed=args.speed, port=args.port)
-    print(f"crawlkit: replaying {len(server.responses)} responses on "
-          f"http://127.0.0.1:{args.port}/ at speed {args.speed} (Ctrl-C stops)", file=sys.stderr)
+
+    def ready(url: str) -> None:  # after the bind: the port is the one got (--port 0)
+        print(f"crawlkit: replaying {len(server.responses)} responses on {url}/ at speed "
+              f"{args.speed} (Ctrl-C stops)", file=sys.stderr, flush=True)
+
     try:
-        server.serve_forever()
+        server.serve_forever(on_ready=ready)
     except OSError as exc:
         raise UsageError(f"cannot serve on port {args.port}: {exc.strerror}") from None
     return EXIT_OK
@@ -383,6 +414,9 @@ def _compare(args: argparse.Namespace) -> int:
     from .lab.report import print_table, write_compare_report
 
     modes = parse_modes(args.modes)
+    if args.cache is not None:
+        raise UsageError("compare measures the strategies and --cache would answer for them: "
+                         "record the site once (crawlkit record) and compare on crawlkit replay")
     _settings(args, mode=modes[0])  # validate the flags once, before any run
     _spider(args)
     _read_seeds(args)  # warn about skipped lines and refuse a file with no URL, once
@@ -434,14 +468,20 @@ def _serve(args: argparse.Namespace) -> int:
     site: LoopbackServer
     if args.shop:
         site, what = ShopSite(port=args.port, latency=args.latency), "the shop"
+    elif args.overload:
+        from .lab.overload import OverloadSite, OverloadSpec
+
+        overload = OverloadSpec(pages=args.pages, capacity=args.overload, latency=args.latency)
+        site, what = OverloadSite(overload, port=args.port), "the overload site"
     else:
         spec = SiteSpec(pages=args.pages, latency=args.latency, page_bytes=args.page_bytes,
                         links=args.links)
         site, what = DemoSite(spec, port=args.port), "the demo site"
-    print(f"crawlkit: serving {what} on http://127.0.0.1:{args.port}/ (Ctrl-C stops)",
-          file=sys.stderr)
+    def ready(url: str) -> None:  # after the bind: the port is the one got (--port 0)
+        print(f"crawlkit: serving {what} on {url}/ (Ctrl-C stops)", file=sys.stderr, flush=True)
+
     try:
-        site.serve_forever()
+        site.serve_forever(on_ready=ready)
     except OSError as exc:
         raise UsageError(f"cannot serve on port {args.port}: {exc.strerror}") from None
     return EXIT_OK

@@ -26,6 +26,7 @@ from .cache import ResponseCache
 from .cookies import CookieJars
 from .errors import UsageError
 from .fetchers import Fetcher, get_fetcher
+from .fetchers.base import live_report
 from .frontiers.base import Frontier, Link, redirect_hop
 from .frontiers.disk import DiskFrontier
 from .frontiers.journal import BATCH_PAGES, BATCH_SECONDS, CrawlState
@@ -135,7 +136,9 @@ class Engine:
         if self.progress is not None and now - self._progress_at >= 0.5:
             self._progress_at = now
             self.progress(Snapshot(self._ok, self._failed, in_flight, len(self.frontier),
-                                   now - started, self.settings.max_pages))
+                                   now - started, self.settings.max_pages,
+                                   self.politeness.busy_limits(),
+                                   live_report(self.fetcher)))
 
     def _count_refused(self, reasons: Iterable[str | None]) -> None:
         self._refused.update(reason for reason in reasons if reason is not None)
@@ -333,11 +336,12 @@ class Engine:
         if fetched and outcome.raw is not None and not outcome.retry and self.cache is not None:
             self.cache.store(request, outcome.raw)
         if request.purpose == "robots":
-            self._commit_robots(outcome)
+            self._commit_robots(outcome, fetched)
             return
         origin = origin_of(request.url)
         if fetched:  # an answer from the cache took no network time and held no slot
             self.politeness.finished(origin)
+            self.politeness.observe(origin, outcome)
             self._latencies.add(outcome.timing.ttfb + outcome.timing.download)
         if outcome.retry:
             self._retries += 1
@@ -384,14 +388,15 @@ class Engine:
         frontier.complete(outcome.request, outcome.error is None, len(outcome.items),
                           outcome.error)
 
-    def _commit_robots(self, outcome: Outcome) -> None:
+    def _commit_robots(self, outcome: Outcome, fetched: bool = True) -> None:
         request = outcome.request
         origin = origin_of(request.hops[0] if request.hops else request.url)
         politeness = self.politeness
         if outcome.retry:
             self._retries += 1
-            wait = self._backoff(request.attempt)
-            if outcome.retry_after is not None:
+            # a stored answer is replayed as it was, only without the waiting
+            wait = self._backoff(request.attempt) if fetched else 0.0
+            if outcome.retry_after is not None and fetched:
                 wait = max(wait, min(outcome.retry_after, self.settings.retry_after_cap))
             retry = replace(request, attempt=request.attempt + 1)
             heapq.heappush(self._robots_later,

@@ -10,9 +10,9 @@ import base64
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import orjson
@@ -163,6 +163,23 @@ class Request:
         setattr_(self, "purpose", purpose)
         setattr_(self, "jar_cookie", jar_cookie)
         setattr_(self, "proxy", proxy)
+
+    @classmethod
+    def link(cls, url: str, depth: int = 0, queued_at: float = 0.0) -> Request:
+        """A plain GET of ``url`` found at ``depth``, every other field at its default:
+        ``Request(url, depth=depth, queued_at=queued_at)`` without its checks.
+
+        For the crawl's own hot path only: ``url`` must already be in its
+        :func:`~crawlkit.urls.safe_url` form (as every link the parse stage resolves is).
+        """
+        self = object.__new__(cls)
+        setattr_ = object.__setattr__
+        for name, value in _LINK_DEFAULTS:
+            setattr_(self, name, value)
+        setattr_(self, "url", url)
+        setattr_(self, "depth", depth)
+        setattr_(self, "queued_at", queued_at)
+        return self
 
     def __hash__(self) -> int:
         # the generated hash would fail on ``meta`` (a dict): hash what identifies the
@@ -498,11 +515,17 @@ class Page:
         if len(forms) > 1:
             raise FormError(f"{len(forms)} forms match on {self.url}: pass css=, formid= or "
                             "formname= to choose one")
-        from .parse import form_values
+        from .parse import default_button, form_values
 
         element = forms[0]
+        button = default_button(element)
         method = str(element.get("method") or "GET").upper()
         action = (element.get("action") or "").strip()
+        if button is not None:  # the button Enter submits with may send elsewhere
+            if button.get("formmethod") is not None:
+                method = str(button.get("formmethod")).upper()
+            if button.get("formaction") is not None:
+                action = str(button.get("formaction")).strip()
         # an empty action submits to the document's own URL (not the base href)
         url = self.urljoin(action) if action else self.url
         return Form(url, "POST" if method == "POST" else "GET", tuple(form_values(element)))
@@ -515,8 +538,10 @@ def _form_of(element: Any) -> Any:
     return next(element.iterancestors("form"), None)
 
 
-FormData = Mapping[str, "str | int | float | Iterable[str] | None"]
-"""What :meth:`Form.fill` takes: a value, several values, or ``None`` to leave a field out."""
+FormValue: TypeAlias = "str | int | float | Iterable[str] | None"
+FormData = Mapping[str, FormValue] | Iterable[tuple[str, FormValue]]
+"""What :meth:`Form.fill` takes, by name (a mapping, or name/value pairs as Scrapy's
+``formdata``): a value, several values, or ``None`` to leave a field out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -546,16 +571,18 @@ class Form:
         the field out (a submit button's, say). A GET form's data replaces the
         action's query, a POST form's is the urlencoded body (multipart forms are
         sent urlencoded too). Other keyword arguments are those of
-        :class:`Request` (``meta``, ``headers``, ``priority``...).
+        :class:`Request` (``meta``, ``headers``, ``priority``...); ``method`` replaces
+        the form's.
         """
         given: dict[str, list[str]] = {}
-        for name, value in (data or {}).items():
+        for name, value in _form_pairs(data):
+            values = given.setdefault(name, [])  # pairs may repeat a name: values add up
             if value is None:
-                given[name] = []
-            elif isinstance(value, (str, int, float)):
-                given[name] = [str(value)]
+                continue
+            if isinstance(value, (str, int, float)):
+                values.append(str(value))
             else:
-                given[name] = [str(one) for one in value]
+                values.extend(str(one) for one in value)
         pairs: list[tuple[str, str]] = []
         for name, value in self.fields:
             if name not in given:
@@ -566,10 +593,32 @@ class Form:
         for name, values in given.items():
             if name not in seen:
                 pairs.extend((name, one) for one in values)
+        method = str(kwargs.pop("method", self.method)).upper()
         url = self.action
-        if self.method == "GET":
+        if method == "GET":
             url = urlunsplit(urlsplit(url)._replace(query="", fragment=""))
-        return Request(url, callback, method=self.method, data=pairs, **kwargs)
+        return Request(url, callback, method=method, data=pairs, **kwargs)
+
+
+def _form_pairs(data: FormData | None) -> list[tuple[str, Any]]:
+    """``data`` of :meth:`Form.fill` as name/value pairs.
+
+    Raises:
+        UsageError: ``data`` is neither a mapping nor name/value pairs.
+    """
+    if data is None:
+        return []
+    if isinstance(data, Mapping):
+        return list(data.items())
+    try:
+        pairs = [(name, value) for name, value in data]
+    except (TypeError, ValueError):
+        raise UsageError("Form.fill takes a mapping or (name, value) pairs, got "
+                         f"{type(data).__name__}") from None
+    for name, _ in pairs:
+        if not isinstance(name, str):
+            raise UsageError(f"Form.fill: a field name is a string, got {name!r}")
+    return pairs
 
 
 def _href_of(selector: Selector) -> str:
@@ -639,3 +688,10 @@ class Outcome:
     dropped: int = 0
     set_cookies: tuple[str, ...] = ()
     raw: RawResponse | None = None
+
+
+_LINK_DEFAULTS: tuple[tuple[str, Any], ...] = tuple(
+    (f.name, getattr(Request("http://link.invalid/"), f.name)) for f in fields(Request)
+)
+"""Every field of a plain link's :class:`Request` at the value ``__init__`` gives it
+(read from one built the checked way, so a field added later is covered too)."""

@@ -35,7 +35,7 @@ from typing import Any
 from .cache import raw_response
 from .errors import Reason
 from .models import Failure, FetchResult, Item, Outcome, Page, Request, Timing, is_textual
-from .parse import content_type_of, decode_body, extract, is_html
+from .parse import content_type_of, decode_body, decode_html, extract, is_html
 from .settings import CrawlSettings
 from .sinks import item_problem
 from .sitemaps import SitemapError
@@ -212,8 +212,8 @@ class Processor:
         links: tuple[str, ...] = ()
         base_url = request.url
         if is_html(content_type, body):
-            text = decode_body(body, headers)
-            extracted = extract(text, request.url)
+            text, utf8 = decode_html(body, headers)
+            extracted = extract(text, request.url, utf8)
             title, links = extracted
             base_url = extracted.base_url
         elif is_textual(content_type):

@@ -8,10 +8,17 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import IO, Any
 
+SHOWN_LIMITS = 3
+"""Busy origins whose adaptive limit the progress line names (the rest are counted)."""
+
 
 @dataclass(frozen=True)
 class Snapshot:
-    """Where a crawl stands."""
+    """Where a crawl stands.
+
+    ``limits`` holds ``(origin, in flight, current limit)`` for each busy origin,
+    busiest first, when ``--autothrottle`` adapts the limits (empty otherwise).
+    """
 
     ok: int
     failed: int
@@ -19,6 +26,10 @@ class Snapshot:
     queued: int
     elapsed: float
     max_pages: int | None = None
+    limits: tuple[tuple[str, int, int], ...] = ()
+    live: str = ""
+    """What the strategy's workers report live (``processes``: pages fetched, bytes,
+    workers replaced), shown at the end of the line; empty for most strategies."""
 
     @property
     def done(self) -> int:
@@ -29,12 +40,20 @@ class Snapshot:
         return self.done / self.elapsed if self.elapsed > 0 else 0.0
 
     def line(self) -> str:
-        """``done, in flight, queued, errors, pages/s, elapsed`` and ETA when bounded."""
+        """``done, in flight, queued, errors, pages/s, elapsed``, ETA when bounded, the
+        busy origins' adaptive limits, and what the workers report live, when they do."""
         text = (f"{self.done} done ({self.failed} errors), {self.in_flight} in flight, "
                 f"{self.queued} queued, {self.rate:.1f} pages/s, {self.elapsed:.0f}s elapsed")
         if self.max_pages is not None and self.rate > 0:
             left = max(0, self.max_pages - self.done)
             text += f", ETA {left / self.rate:.0f}s"
+        if self.limits:
+            shown = ", ".join(f"{origin} {busy}/{limit}"
+                              for origin, busy, limit in self.limits[:SHOWN_LIMITS])
+            more = len(self.limits) - SHOWN_LIMITS
+            text += f"; in flight/limit: {shown}" + (f" (+{more} origins)" if more > 0 else "")
+        if self.live:
+            text += f"; {self.live}"
         return text
 
 

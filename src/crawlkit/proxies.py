@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+import os
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -164,7 +165,7 @@ class ProxyPool:
                 if scheme in self._env:
                     problem = _problem(self._env[scheme])
                     if problem is not None:
-                        raise UsageError(f"{scheme.upper()}_PROXY: {problem}")
+                        raise UsageError(f"{_variable(scheme)}: {problem}")
         self._active = bool(self._rotation) or "http" in self._env or "https" in self._env
         self._sticky: dict[str, int] = {}  # origin -> index in the rotation
         self._turn = 0  # the rotation index the next new origin gets
@@ -236,6 +237,13 @@ class ProxyPool:
         labels = dict.fromkeys([*(x for x in listed if x in self._requests), *self._requests])
         return {label: {"requests": self._requests[label], "failures": self._failures[label]}
                 for label in labels}
+
+
+def _variable(scheme: str) -> str:
+    """The environment variable a ``scheme`` proxy came from: the lower-case name
+    when it is set, as :func:`urllib.request.getproxies_environment` prefers it."""
+    lower = f"{scheme}_proxy"
+    return lower if os.environ.get(lower) else lower.upper()
 
 
 def bypassed(host: str, port: int | None, no_proxy: str) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import MISSING, Field, dataclass, field, fields
 from typing import Any, TypedDict
 
@@ -65,6 +65,16 @@ def _one_of(choices: Sequence[str]) -> Check:
             return None
         return f"must be one of {', '.join(choices)}, got {value!r}"
     return check
+
+
+def _a_path(value: Any) -> str | None:
+    """Refuses what is not a path, and the empty path (which would name the working
+    directory)."""
+    if not isinstance(value, (str, os.PathLike)):
+        return f"must be a path, got {type(value).__name__}"
+    if not os.fspath(value):
+        return "must name a directory, got ''"
+    return None
 
 
 CACHE_MODES = ("use", "refresh", "only")
@@ -158,6 +168,9 @@ class CrawlSettings:
     delay: float = _opt(0.0, "seconds between request starts on one origin", "--delay",
                         metavar="S", kind=float, check=not_negative)
     jitter: bool = _opt(False, "vary --delay between 0.5x and 1.5x", "--jitter")
+    autothrottle: bool = _opt(False, "adapt each origin's requests in flight (up to --per-host) "
+                              "and delay (at least --delay) to its 429/503 answers, errors "
+                              "and time to first byte", "--autothrottle")
     obey_robots: bool = _opt(True, "do not fetch or obey robots.txt (default: obey RFC 9309)",
                              "--ignore-robots", inverted=True)
     retries: int = _opt(2, "extra attempts after a transient failure", "--retries",
@@ -180,7 +193,7 @@ class CrawlSettings:
                            "(ignored by default)", "--proxy-env")
     cache: str | os.PathLike[str] | None = _opt(
         None, "answer from and store every response in the cache directory PATH (a WARC "
-        "file and its SQLite index)", "--cache", metavar="PATH", optional=True)
+        "file and its SQLite index)", "--cache", metavar="PATH", optional=True, check=_a_path)
     cache_mode: str = _opt("use", "use: a hit answers, a miss fetches and is stored; refresh: "
                            "fetch and store every page; only: never fetch, a miss fails "
                            "'not in cache'", "--cache-mode", metavar="MODE",
@@ -193,9 +206,14 @@ class CrawlSettings:
         if self.mode not in known_modes() and ":" not in self.mode:
             raise UnknownMode(f"unknown mode {self.mode!r}; choose one of "
                               f"{', '.join(known_modes())}")
-        object.__setattr__(self, "allow", tuple(self.allow))
-        object.__setattr__(self, "deny", tuple(self.deny))
-        object.__setattr__(self, "proxy", tuple(self.proxy))
+        for name in ("allow", "deny", "proxy"):  # a lone string is one value, not its letters
+            value = getattr(self, name)
+            if isinstance(value, str):
+                value = (value,)
+            elif isinstance(value, (bytes, bytearray)) or not isinstance(value, Iterable):
+                raise UsageError(f"{name} takes a string or a list of strings, got "
+                                 f"{type(value).__name__}")
+            object.__setattr__(self, name, tuple(value))
         for name, option in OPTIONS.items():
             value = getattr(self, name)
             if option.check is None or (value is None and option.optional):
@@ -204,6 +222,9 @@ class CrawlSettings:
                 problem = option.check(one)
                 if problem is not None:
                     raise UsageError(problem if option.repeat else f"{name} {problem}")
+        if self.cache is None and self.cache_mode != "use":
+            # "only" promises no network, "refresh" a cache written: neither holds without one
+            raise UsageError(f"--cache-mode {self.cache_mode} needs --cache PATH")
         object.__setattr__(self, "allow_re", tuple(re.compile(p) for p in self.allow))
         object.__setattr__(self, "deny_re", tuple(re.compile(p) for p in self.deny))
 
@@ -251,6 +272,7 @@ class CrawlOptions(TypedDict, total=False):
     per_host: int
     delay: float
     jitter: bool
+    autothrottle: bool
     obey_robots: bool
     retries: int
     retry_backoff: float

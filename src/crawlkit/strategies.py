@@ -1,7 +1,8 @@
 """The registry of fetch strategies: one table of names, the entry points of
 installed distributions, and the facts each strategy class declares.
 
-Built-in strategies are listed in :data:`STRATEGIES`; a distribution adds its own
+Built-in strategies are listed in :data:`STRATEGIES`, and ``auto`` (which picks
+one of them while the crawl runs) in :data:`CHOOSERS`; a distribution adds its own
 under the ``crawlkit.fetchers`` entry-point group (``name = "module:Class"``); and
 any ``"module:Class"`` works as a mode without registration. A strategy's module
 is imported only when it is chosen or one of its facts is asked for, so this
@@ -32,19 +33,27 @@ STRATEGIES: dict[str, str] = {
 MODES: tuple[str, ...] = tuple(STRATEGIES)
 """Every built-in fetch strategy, by the name the CLI and :func:`crawlkit.crawl` accept."""
 
+CHOOSERS: dict[str, str] = {
+    "auto": "crawlkit.fetchers.auto:AutoFetcher",
+}
+"""Built-in modes that run one of the strategies above, chosen while the crawl runs:
+name -> ``"module:Class"``. Accepted wherever a mode is; not in :data:`MODES`, which
+lists the strategies themselves (every one is measured and tested on its own)."""
+
 
 @cache
 def _registered() -> dict[str, str]:
     found: dict[str, str] = {}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name not in STRATEGIES:
+        if ep.name not in STRATEGIES and ep.name not in CHOOSERS:
             found.setdefault(ep.name, ep.value)
     return found
 
 
 def registry() -> dict[str, str]:
-    """Every strategy by name: the built-ins, then those of installed distributions."""
-    return {**STRATEGIES, **_registered()}
+    """Every mode by name: the built-in strategies, ``auto``, then the strategies of
+    installed distributions."""
+    return {**STRATEGIES, **CHOOSERS, **_registered()}
 
 
 def known_modes() -> tuple[str, ...]:

@@ -26,6 +26,7 @@ The canonical form decides what "the same URL" means for de-duplication:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 from urllib.parse import SplitResult, parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -77,7 +78,10 @@ def _checked(url: str) -> tuple[SplitResult, str, str, int | None]:
     if any(ch in _HOST_FORBIDDEN for ch in host):
         raise InvalidURL(f"URL has an invalid host: {url!r}")
     if ":" not in host and _ends_in_number(host):
-        host = _ipv4(host, url)
+        dotted = _dotted(host)
+        if dotted is None:
+            raise InvalidURL(f"URL has an invalid IPv4 host: {url!r}")
+        host = dotted
     return parts, scheme, host, port
 
 
@@ -114,16 +118,12 @@ def safe_url(url: str) -> str:
 
 def _plain_host_and_port(match: re.Match[str]) -> bool:
     """The host of a fast-path match is a name or a dotted quad as browsers write it,
-    and its port is in range: nothing for the full parse to change or refuse."""
+    and its port is in range and written without leading zeros: nothing for the full
+    parse to change or refuse."""
     host, port = match.group(1), match.group(2)
-    if port and int(port[1:]) > 65535:
+    if port and (int(port[1:]) > 65535 or (port[1] == "0" and len(port) > 2)):
         return False
-    if _ends_in_number(host):
-        try:
-            return _ipv4(host, host) == host
-        except InvalidURL:
-            return False
-    return True
+    return not _ends_in_number(host) or _dotted(host) == host
 
 
 def _empty_query(url: str) -> bool:
@@ -139,7 +139,31 @@ def canonicalize(url: str) -> str:
     Raises:
         InvalidURL: the URL is not absolute, not http(s), or has a bad host or port.
     """
-    parts, scheme, host, port = _checked(url.strip())
+    url = url.strip()
+    fast = _SAFE_ALREADY.fullmatch(url)
+    if fast and "#" not in url and not _BAD_ESCAPE.search(url) and _plain_host_and_port(fast):
+        # a URL in its safe form (every link and request is): nothing to encode or
+        # check, only the default port to drop and the query to sort
+        return _canonical_of_safe(url, fast)
+    return _canonical_slow(url)
+
+
+def _canonical_of_safe(url: str, match: re.Match[str]) -> str:
+    """:func:`canonicalize` of a URL :data:`_SAFE_ALREADY` matched (and that
+    :func:`safe_url` returns as it is)."""
+    scheme = url[:url.index(":")]
+    netloc, port = match.group(1), match.group(2)
+    if port and int(port[1:]) != _DEFAULT_PORTS[scheme]:
+        netloc = f"{netloc}:{int(port[1:])}"
+    path, _, query = url[match.end(2) if port else match.end(1):].partition("?")
+    if query:
+        query = _canonical_query(query)
+    return f"{scheme}://{netloc}{path}?{query}" if query else f"{scheme}://{netloc}{path}"
+
+
+def _canonical_slow(url: str) -> str:
+    """:func:`canonicalize` by splitting, checking and encoding every part."""
+    parts, scheme, host, port = _checked(url)
     netloc = f"[{host}]" if ":" in host else host
     if port is not None and port != _DEFAULT_PORTS[scheme]:
         netloc = f"{netloc}:{port}"
@@ -168,6 +192,15 @@ def _ends_in_number(host: str) -> bool:
         labels.pop()
     last = labels[-1]
     return (last.isascii() and last.isdigit()) or bool(_HEX.fullmatch(last))
+
+
+@lru_cache(maxsize=256)
+def _dotted(host: str) -> str | None:
+    """:func:`_ipv4` of ``host`` (a crawl meets few hosts), ``None`` when invalid."""
+    try:
+        return _ipv4(host, host)
+    except InvalidURL:
+        return None
 
 
 def _ipv4(host: str, url: str) -> str:
@@ -232,29 +265,105 @@ def resolve_link_keyed(
     Returns ``None`` for links a crawler must not follow: non-http schemes
     (javascript:, mailto:, tel:, data:, file:), bare fragments, malformed URLs and
     URLs longer than :data:`MAX_URL_LENGTH`. Control characters are removed first,
-    so they never reach the wire. Pass ``base_origin`` (``origin_of(base)``) to save
-    recomputing it for every link of a page.
+    so they never reach the wire. ``base_origin`` is accepted for compatibility
+    and not needed: each distinct ``(base, href)`` is resolved once (a bounded
+    cache), its fragment left out first where that changes nothing (see
+    :func:`without_fragment`), since pages link to many anchors of one target.
     """
+    return _resolved(base, without_fragment(href, MAX_URL_LENGTH - len(base)))
+
+
+def resolve_links_keyed(base: str, hrefs: Iterable[str]) -> list[tuple[str, str]]:
+    """:func:`resolve_link_keyed` over a page's ``hrefs``: the links to follow, as
+    sent and keyed, once each by canonical form (the first spelling kept), in order.
+
+    Each distinct href (its fragment left out) is resolved once per page, and a
+    relative one once per directory of the site, or once per origin for an
+    absolute path (bounded caches): pages link to many anchors of one target, and
+    a site's pages repeat their navigation links.
+    """
+    directory = _directory(base)
+    root = None if directory is None else origin_of(directory) + "/"
+    room = MAX_URL_LENGTH - len(base)
+    links: list[tuple[str, str]] = []
+    keys: set[str] = set()
+    # the distinct hrefs, fragments cut where that changes nothing, in order
+    distinct = dict.fromkeys([without_fragment(h, room) if "#" in h else h
+                              for h in dict.fromkeys(hrefs)])
+    for href in distinct:
+        against: str | None = base
+        if directory is not None and href[:1] not in ("", " ") and href.isprintable():
+            if href[0] == "/":
+                if href[1:2] != "/":
+                    against = root  # a path from the root: the origin is all that counts
+            elif _path_relative(href):
+                against = directory
+        keyed = _resolved(against or base, href)
+        if keyed is not None and keyed[1] not in keys:
+            keys.add(keyed[1])
+            links.append(keyed)
+    return links
+
+
+def without_fragment(href: str, room: int = MAX_URL_LENGTH) -> str:
+    """``href`` without its fragment, when that resolves to the same link: always
+    but where whitespace or a control character stands before the ``#`` (the
+    fragment then keeps it from being stripped), or where ``href`` is longer than
+    ``room`` (the resolved URL, fragment included, might be too long a link)."""
+    cut = href.find("#")
+    if cut < 0 or len(href) >= room:
+        return href
+    if cut == 0:
+        return ""
+    last = href[cut - 1]
+    return href[:cut] if last > " " and last != "\x7f" and not last.isspace() else href
+
+
+@lru_cache(maxsize=1 << 16)
+def _resolved(base: str, href: str) -> tuple[str, str] | None:
+    """:func:`resolve_link_keyed` once :func:`without_fragment` has cut ``href``."""
     if not href.isprintable():
         href = href.translate(_CONTROL)
     href = href.strip()
     if not href:
         return None
     if href[0] == "/" and href[1:2] != "/" and "/." not in href and "\\" not in href:
-        absolute = (base_origin or origin_of(base)) + href  # absolute path, no dot segments
+        absolute = origin_of(base) + href  # absolute path, no dot segments
     elif href[:8].lower().startswith(("http://", "https://")):
         # an absolute URL, whatever the base: urljoin would take "HTTP:///x" as a path
         absolute = href
     elif href.lower().startswith(_SKIP_PREFIXES):
         return None
     else:
+        directory = _directory(base) if _path_relative(href) else None
         try:
-            absolute = urljoin(base, href)
+            absolute = urljoin(base, href) if directory is None else _joined(directory, href)
         except ValueError:
             return None
     if len(absolute) > MAX_URL_LENGTH:
         return None
     return _sendable(absolute)
+
+
+def _directory(base: str) -> str | None:
+    """``base`` up to the last ``/`` of its path: what a relative path resolves
+    against (``None`` when it has no path)."""
+    head = base.partition("?")[0].partition("#")[0]
+    cut = head.rfind("/")
+    return head[:cut + 1] if cut >= head.find("//") + 2 else None
+
+
+def _path_relative(href: str) -> bool:
+    """``href`` starts with a relative path segment (no scheme, host, query, params
+    or fragment first), so what it resolves to depends on its base's directory alone."""
+    return href[0] not in "/?#;" and ":" not in href.partition("/")[0]
+
+
+@lru_cache(maxsize=1 << 14)
+def _joined(directory: str, href: str) -> str:
+    """``urljoin`` of a :func:`_path_relative` ``href``: the pages of one directory
+    share it (documentation sites repeat their navigation links)."""
+    return urljoin(directory, href)
 
 
 def resolve_link(base: str, href: str, base_origin: str | None = None) -> str | None:

@@ -63,6 +63,18 @@ class Fetcher(Protocol):
         """Stop everything started in :meth:`start`; abandon requests still in flight."""
 
 
+def live_report(fetcher: object) -> str:
+    """What ``fetcher``'s workers report about themselves right now, for the progress
+    line: the text of its ``live()`` method, or ``""`` for a strategy without one.
+
+    ``live() -> str`` is an optional part of :class:`Fetcher`: a strategy whose
+    workers keep counters of their own (``processes``) says so in a few words. The
+    engine calls it from its thread, before :meth:`Fetcher.start` too.
+    """
+    live = getattr(fetcher, "live", None)
+    return str(live()) if callable(live) else ""
+
+
 WORKER_DIED = Reason.WORKER_DIED.value
 """The fetch error of a page held by a worker process that died (its own spider call,
 or another page's, ended the process): transient, so the page is retried."""

@@ -23,7 +23,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from typing import ClassVar
 
-from ..errors import UsageError
+from ..errors import FetcherError, UsageError
 from ..models import FetchResult, Outcome, Request
 from ..process import Processor
 from ..settings import CrawlSettings
@@ -80,6 +80,9 @@ class MultiprocessFetcher:
         try:
             # the pool pages go to; replaced (see _process) when a worker dies
             self._pool = self._spawner.submit(self._fresh_pool).result()
+        except BrokenProcessPool as exc:  # a worker died starting: unloadable spider, say
+            self._shutdown_pools()
+            raise FetcherError(f"multiprocess worker process did not start: {exc}") from None
         except BaseException:
             self._shutdown_pools()
             raise

@@ -16,22 +16,31 @@ The multiprocessing primitives, and what each one is for:
   waits on every worker's pipe and every worker's process sentinel at once
   (``multiprocessing.connection.wait``), so a death is seen as soon as an outcome;
 * two ``multiprocessing.Value`` per worker count pages fetched and bytes received,
-  live, for :meth:`ProcessesFetcher.counters`;
-* a ``multiprocessing.Event`` per worker tells it to stop.
+  live, for :meth:`ProcessesFetcher.counters` and the progress line;
+* a second one-way ``Pipe`` per worker tells it to stop: the parent holds its only
+  write end and closes it, and the worker, waiting to read, sees the end at once.
 
 Each worker has its own of each, never one shared by all, because a lock inside a
 process-shared Queue, Value or Event is not released when its holder is killed: a
 worker killed while waiting on a shared Queue (``get`` holds the reader's lock while
-it waits) or on a shared Event would hang every other worker, or the parent's
-``set()``. What a dead worker owned is dropped with it; the Values are lock-free
-(each is written by one process, its threads serialised by a thread lock).
+it waits) would hang every other worker. What a dead worker owned is dropped with
+it; the Values are lock-free (each is written by one process, its threads
+serialised by a thread lock). Nothing the parent does to stop or drop a worker can
+wait on the worker, alive or dead: closing a pipe never waits (a
+``multiprocessing.Event`` would: its ``set()`` takes a lock the worker shares and
+waits for every waiter to wake, forever for a waiter killed meanwhile), the parent
+keeps no read end of a worker's Queue (a request put for a worker that has died
+fails at once in the Queue's feeder thread, quietly, and is recorded from
+``in_flight``), joins are bounded and a worker that does not stop within
+``_STOP_GRACE`` is killed.
 
 A worker that dies (``kill -9``, ``os._exit`` in a spider, the OOM killer) is seen
 through its sentinel: the outcomes it sent before dying are read, each request it
 still held gets the transient error ``worker process died`` (retried like a network
 error, then recorded), and a new worker takes its place. Workers start with the
 ``spawn`` method, so the spider must be importable and picklable; they ignore SIGINT
-(the parent stops them when it closes) and die with the parent.
+(the parent stops them when it closes) and die with the parent (the stop pipe ends
+with it, and on Linux the parent-death signal kills them).
 """
 
 from __future__ import annotations
@@ -48,7 +57,6 @@ from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import SpawnContext, SpawnProcess
 from multiprocessing.queues import Queue as ProcessQueue
-from multiprocessing.synchronize import Event as ProcessEvent
 from typing import ClassVar
 
 from ..errors import FetcherError, UsageError
@@ -64,6 +72,9 @@ _READY = -1
 _BOOT_TIMEOUT = 60.0
 _STOP_GRACE = 10.0
 """Seconds a worker told to stop may take to exit before it is killed."""
+_KILL_GRACE = 5.0
+"""Seconds to wait for a killed worker to be reaped; one that is not (stuck in the
+kernel) is left to the operating system rather than wait on it."""
 
 
 @dataclass(frozen=True)
@@ -102,10 +113,11 @@ def worker_main(
     outbox: Connection,
     fetched: ctypes.c_longlong,
     received: ctypes.c_longlong,
-    stop: ProcessEvent,
+    stop: Connection,
 ) -> None:
     """Entry point of a worker process: ``threads`` threads fetch and process the
-    requests of ``inbox`` and send each outcome on ``outbox``, until ``stop`` is set."""
+    requests of ``inbox`` and send each outcome on ``outbox``, until ``stop`` ends
+    (the parent closed its end, or died)."""
     ignore_interrupts()
     die_with_parent()
     processor, settings = pickle.loads(payload)
@@ -142,9 +154,14 @@ def worker_main(
     for index in range(threads):
         threading.Thread(target=run, name=f"crawlkit-process-worker-{index}",
                          daemon=True).start()
-    with lock:
-        outbox.send_bytes(pickle.dumps((_READY, None, 0.0)))
-    stop.wait()  # the threads are daemons: they end with the process
+    try:
+        with lock:
+            outbox.send_bytes(pickle.dumps((_READY, None, 0.0)))
+    except OSError:  # the parent is gone, or dropped this worker while it started
+        os._exit(70)
+    # returns when the parent closes its end of the stop pipe, or dies; the threads
+    # are daemons: they end with the process
+    stop.poll(None)
 
 
 class _Worker:
@@ -153,36 +170,55 @@ class _Worker:
     def __init__(self, ctx: SpawnContext, payload: bytes, threads: int) -> None:
         # requests for this worker, pickled by submit(); read only by its threads
         self.inbox: ProcessQueue[bytes] = ctx.Queue()
+        # A request put for a worker that has died fails in the feeder thread with
+        # EPIPE (this process keeps no read end, below); the request is in in_flight
+        # and becomes a record, so the feeder is told to end quietly instead of
+        # printing a traceback (concurrent.futures does the same to its call queue).
+        self.inbox._ignore_epipe = True  # type: ignore[attr-defined]
         # this worker's outcomes, each one message; read here, written by its threads
         self.outcomes, outbox = ctx.Pipe(duplex=False)
         # lock-free: written by the worker only (under its thread lock), read here
         self.fetched: ctypes.c_longlong = ctx.Value("q", 0, lock=False)
         self.received: ctypes.c_longlong = ctx.Value("q", 0, lock=False)
-        self.stop = ctx.Event()  # set once by the parent: the worker exits
+        # nothing is ever sent: the worker waits on its read end until this end closes
+        stop, self.stop = ctx.Pipe(duplex=False)
         self.process: SpawnProcess = ctx.Process(
             target=worker_main,
-            args=(payload, threads, self.inbox, outbox, self.fetched, self.received, self.stop),
+            args=(payload, threads, self.inbox, outbox, self.fetched, self.received, stop),
             name="crawlkit-process-worker",
             daemon=True,
         )
         with interrupts_blocked():  # no Ctrl-C kills it before it ignores SIGINT
             self.process.start()
-        outbox.close()  # the worker holds the only write end: its death ends the pipe
+        # The started worker holds its own copies. This process keeps only the ends it
+        # uses, so the worker's death ends the outcome pipe, and a request queued after
+        # it fails instead of filling a pipe nobody reads (and blocking the feeder).
+        outbox.close()
+        stop.close()
+        self.inbox._reader.close()  # type: ignore[attr-defined]
         self.ready = False
         self.in_flight: dict[int, Request] = {}  # by ticket: sent, no outcome back yet
 
-    def dispose(self) -> int | None:
-        """Drop the queue, the pipe and the process (ended, or told to end); return
-        its exit code."""
-        self.inbox.close()
-        self.inbox.cancel_join_thread()  # a dead reader must not hold up this process's exit
-        self.outcomes.close()
-        self.process.join(timeout=_STOP_GRACE)
+    def tell_stop(self) -> None:
+        """Ask the worker to exit (never waits, whether it is alive or not)."""
+        self.stop.close()
+
+    def dispose(self, grace: float = _STOP_GRACE) -> int | None:
+        """Stop the worker and drop what the parent holds of it: wait up to ``grace``
+        seconds for it to exit, then kill it; return its exit code (``None`` for a
+        process the kernel would not reap within ``_KILL_GRACE``)."""
+        self.tell_stop()
+        self.process.join(grace)
         if self.process.exitcode is None:
             self.process.kill()
-            self.process.join()
+            self.process.join(_KILL_GRACE)
+        # a feeder thread may still hold requests for this dead reader: never join it
+        self.inbox.cancel_join_thread()
+        self.inbox.close()
+        self.outcomes.close()
         code = self.process.exitcode
-        self.process.close()
+        if code is not None:
+            self.process.close()
         return code
 
 
@@ -208,6 +244,14 @@ class ProcessesFetcher:
         if processes is not None and processes < 1:
             raise UsageError(f"processes must be at least 1, not {processes}")
         self._processes = processes
+        self._workers: list[_Worker] = []
+        self._retired = Counters(0, 0)  # what workers that are gone had counted
+        self.restarts = 0
+        """Workers started to replace one that died."""
+        self.exit_codes: list[int | None] = []
+        """The exit code of each worker that ended, in order: 0 for one that stopped
+        when told, minus the signal's number for one killed, ``None`` for one the
+        kernel would not reap."""
 
     def start(self, settings: CrawlSettings, processor: Processor) -> None:
         try:
@@ -222,16 +266,9 @@ class ProcessesFetcher:
         self._threads = math.ceil(concurrency / count)
         self._ctx = multiprocessing.get_context("spawn")
         self._tickets = itertools.count()
-        self._retired = Counters(0, 0)  # what workers that are gone had counted
-        self.restarts = 0
-        """Workers started to replace one that died."""
-        self.exit_codes: list[int | None] = []
-        """The exit code of each worker that ended, in order: 0 for one the stop Event
-        ended, minus the signal's number for one killed."""
         # Every worker is started from the engine's thread (here and in completed()),
         # which lives until close() has stopped them: Linux's parent-death signal
         # (die_with_parent) fires when the *thread* that started a process ends.
-        self._workers: list[_Worker] = []
         try:
             for _ in range(count):
                 self._workers.append(_Worker(self._ctx, self._payload, self._threads))
@@ -268,6 +305,14 @@ class ProcessesFetcher:
             fetched += worker.fetched.value
             received += worker.received.value
         return Counters(fetched, received)
+
+    def live(self) -> str:
+        """The live counters as the progress line shows them (any thread, any time)."""
+        counters = self.counters()
+        text = f"workers fetched {counters.fetched} ({counters.bytes / 1e6:.1f} MB)"
+        if self.restarts:
+            text += f", {self.restarts} replaced"
+        return text
 
     def submit(self, request: Request) -> None:
         ticket = next(self._tickets)
@@ -351,10 +396,16 @@ class ProcessesFetcher:
                                  self._retired.bytes + worker.received.value)
 
     def close(self) -> None:
-        workers, self._workers = self._workers, []
+        workers = self._workers
         for worker in workers:
-            if worker.process.exitcode is None:
-                worker.stop.set()
+            if worker.ready:
+                worker.tell_stop()
+            else:  # still starting, so it holds nothing: not worth the wait
+                worker.process.kill()
+        # one grace period for all of them, not one each
+        deadline = time.monotonic() + _STOP_GRACE
         for worker in workers:
-            self.exit_codes.append(worker.dispose())
+            self.exit_codes.append(worker.dispose(max(0.0, deadline - time.monotonic())))
+        for worker in workers:
             self._retire(worker)
+        self._workers = []

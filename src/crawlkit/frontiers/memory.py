@@ -11,7 +11,7 @@ from typing import Protocol
 
 from ..models import Request
 from ..settings import CrawlSettings
-from ..urls import canonicalize
+from ..urls import canonicalize, safe_url
 from .base import Frontier, Link, LinkRules, OriginQueues, Ready, as_request, key_of
 
 
@@ -72,18 +72,23 @@ class MemoryFrontier(Frontier):
         refusal = self.rules.refusal
         seen = self._seen
         reasons: list[str | None] = []
+        append = reasons.append
         for link in links:
-            if isinstance(link, str):  # a plain link: its key is its canonical URL
+            if isinstance(link, str):  # a plain link as sent: its key is its canonical URL
                 canonical = canonicalize(link)
-                reason = refusal(link, canonical, depth, seen, canonical)
+                if canonical in seen:  # most links of a page: asked before the rules
+                    append("duplicate")
+                    continue
+                reason = refusal(link, None, depth, seen, canonical)
                 if reason is None:
-                    self._accept(Request(link, depth=depth, queued_at=now), canonical)
+                    # as Request(link) would send it (a cache hit for a link the parse made)
+                    self._accept(Request.link(safe_url(link), depth, now), canonical)
             else:
                 key = key_of(link)
                 reason = refusal(link.url, key, depth, seen)
                 if reason is None:
                     self._accept(as_request(link, depth, now), key)
-            reasons.append(reason)
+            append(reason)
         return reasons
 
     def offer_redirect(self, request: Request, hop: Request) -> str | None:

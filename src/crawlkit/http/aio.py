@@ -124,7 +124,8 @@ async def fetch(
     session: aiohttp.ClientSession, request: Request, settings: CrawlSettings
 ) -> FetchResult:
     """Send ``request`` once (its method, headers, body and URL as built), without
-    following redirects, under the crawl's limits."""
+    following redirects, under the crawl's limits, on a ``session`` from
+    :func:`new_session` with the same settings (it carries the default headers)."""
     started = time.perf_counter()
     first_byte = started
     status: int | None = None
@@ -136,13 +137,16 @@ async def fetch(
             host = urlsplit(url).hostname or ""
             if is_ip_literal(host):  # aiohttp connects to literals without resolving
                 check_ip(host)
-        lines = outgoing.headers(request, outgoing.default_headers(settings), latin1_wire=False)
+        defaults = outgoing.default_headers(settings)
+        lines = outgoing.headers(request, defaults, latin1_wire=False)
         proxy = proxy_headers = None
         if request.proxy is not None:
             proxy, proxy_headers = await _proxy(session, request.proxy, url, lines, settings)
+        # only the session's own headers: nothing for aiohttp to merge
+        sent_lines = None if lines == list(defaults) else lines
         try:
             sent = await session.request(
-                request.method, _exact(url), headers=lines, data=request.body or None,
+                request.method, _exact(url), headers=sent_lines, data=request.body or None,
                 allow_redirects=False, skip_auto_headers=_NO_AUTO_HEADERS,
                 proxy=proxy, proxy_headers=proxy_headers,
             )

@@ -150,8 +150,8 @@ def headers(
             out.append((name, value))
     if request.jar_cookie:
         jar = request.jar_cookie
-        if not latin1_wire and not jar.isascii():
-            jar = _as_text(jar)
+        if not latin1_wire and not jar.isascii():  # each cookie apart: one may not be UTF-8
+            jar = "; ".join(_as_text(cookie) for cookie in jar.split("; "))
         _add_jar_cookie(out, jar)
     if "authorization" not in names and "@" in request.url:
         auth = basic_auth(request.url)

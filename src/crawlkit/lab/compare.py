@@ -24,9 +24,9 @@ from typing import Any
 import orjson
 
 from ..errors import CrawlkitError, UsageError
-from ..fetchers import known_modes
+from ..fetchers import known_modes, strategy_class
 
-SCHEMA = "crawlkit.lab.compare/1"
+SCHEMA = "crawlkit.lab.compare/2"
 METRICS = (
     "pages_ok",
     "pages_failed",
@@ -43,6 +43,8 @@ METRICS = (
     "cpu_utilisation",
     "peak_rss_mb",
     "peak_child_rss_mb",
+    "tree_rss_mb",
+    "idle_rss_mb",
     "breakdown.queued",
     "breakdown.ttfb",
     "breakdown.download",
@@ -78,7 +80,9 @@ def parse_modes(text: str) -> tuple[str, ...]:
 
 
 def machine_facts() -> dict[str, Any]:
-    """CPU count, Python and platform, and the versions of the packages that matter."""
+    """CPU count, the 1-minute load average now (other work on the machine
+    disturbs every figure), Python and platform, and the versions of the packages
+    that matter."""
     versions: dict[str, str | None] = {}
     for name in _PACKAGES:
         try:
@@ -91,8 +95,17 @@ def machine_facts() -> dict[str, Any]:
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),
+        "load_average": os.getloadavg()[0],
         "packages": versions,
     }
+
+
+def machine_was_busy(machine: dict[str, Any] | None) -> bool:
+    """Other work held the cores during the runs: the load average exceeds the usable
+    cores plus the one core the measured runs (one at a time) keep busy themselves."""
+    if not machine or machine.get("load_average") is None:
+        return False
+    return float(machine["load_average"]) > int(machine["usable_cores"]) + 1
 
 
 def _dig(doc: dict[str, Any], dotted: str) -> float:
@@ -158,6 +171,82 @@ def check_agreement(evidence: dict[str, tuple[Sequence[str], Sequence[str]]]) ->
     return {"agree": not differences, "reference": reference, "differences": differences}
 
 
+def mode_facts(mode: str) -> dict[str, str]:
+    """What a comparison must say beside a mode's figures: the HTTP client it fetches
+    with and where its parse (with the spider) runs, from the strategy's facts."""
+    try:
+        cls = strategy_class(mode)
+    except CrawlkitError:
+        return {"http_client": "unknown", "parse": "unknown"}
+    in_process = getattr(cls, "spider_in_process", True)
+    return {"http_client": str(getattr(cls, "http_client", "unknown")),
+            "parse": "in-process" if in_process else "worker processes"}
+
+
+CHEAPER = 0.9
+"""A mode within noise of the fastest is advised instead when its CPU seconds are
+below this fraction of the fastest's."""
+
+
+def recommend(results: dict[str, Any]) -> dict[str, Any]:
+    """The mode to use for the crawl ``results`` measured, and why.
+
+    Candidates are the modes that agreed with the reference on URLs and items (a
+    mode that lost pages is never advised). The fastest by median pages/s leads;
+    modes whose fastest run reaches its slowest run are within noise of it, and of
+    that group the one that used the least CPU is recommended, if it used clearly
+    less (under :data:`CHEAPER` times the fastest's CPU seconds). Returns the
+    ``fastest`` mode, its ``ties``, the ``recommended`` mode (``cheapest_of_fastest``
+    too), its ``pages_per_second`` and ``why``, one sentence with the figures.
+    """
+    modes = results["modes"]
+    lost = set(results.get("agreement", {}).get("differences", {}))
+    pool = [m for m in modes if m not in lost] or list(modes)
+
+    def rate(mode: str, stat: str = "median") -> float:
+        return float(modes[mode]["pages_per_second"][stat])
+
+    best = max(pool, key=rate)
+    ties = [m for m in pool if m != best and rate(m, "max") >= rate(best, "min")]
+    def cpu(mode: str) -> float:
+        return float(modes[mode]["cpu_seconds"]["median"])
+
+    cheapest = min([best, *ties], key=cpu)
+    if cpu(cheapest) > CHEAPER * cpu(best):  # about the same CPU: the best median stays
+        cheapest = best
+    others = [m for m in pool if m != best]
+    if not others:
+        why = f"the only mode measured ({rate(best):.1f} pages/s)"
+    elif not ties:
+        runner = max(others, key=lambda m: rate(m, "max"))
+        single = all(modes[m]["repeats"] == 1 for m in pool)
+        why = (f"its {'one run' if single else 'slowest run'} ({rate(best, 'min'):.1f} pages/s) "
+               f"beats every other mode's {'run' if single else 'fastest'} (best: {runner}, "
+               f"{rate(runner, 'max'):.1f} pages/s)")
+        if single:
+            why += "; one run per mode, so no spread to judge the noise by: use --repeat 3"
+    else:
+        why = (f"{best} has the best median ({rate(best):.1f} pages/s) but "
+               f"{', '.join(ties)} {'is' if len(ties) == 1 else 'are'} within noise of it "
+               "(their fastest run reaches its slowest)")
+        if cheapest == best:
+            why += (f"; none of those used clearly less CPU than its "
+                    f"{cpu(best):.3f} s, so the best median stays")
+        else:
+            why += (f"; of those, {cheapest} used the least CPU "
+                    f"({cpu(cheapest):.3f} s vs {cpu(best):.3f} s)")
+    if lost:
+        why += f"; not advised because they disagreed with the reference: {', '.join(sorted(lost))}"
+    return {"fastest": best, "ties": ties, "cheapest_of_fastest": cheapest,
+            "recommended": cheapest, "pages_per_second": rate(best), "why": why}
+
+
+def advice_text(results: dict[str, Any]) -> str:
+    """The closing line of a comparison: the recommended mode for this crawl and why."""
+    rec = recommend(results)
+    return f"Recommended for this crawl: {rec['recommended']}: {rec['why']}."
+
+
 @dataclass(frozen=True)
 class ComparePlan:
     """What to run: the seeds, the modes, the crawl flags passed to every run."""
@@ -217,6 +306,7 @@ def run_plan(
             "crawl_args": list(plan.crawl_args),
             "env": dict(plan.env),
         },
+        "facts": {mode: mode_facts(mode) for mode in plan.modes},
         "runs": runs,
         "modes": summarise(runs, plan.modes),
         "agreement": check_agreement(evidence),
@@ -229,7 +319,7 @@ def validate_results(doc: dict[str, Any]) -> list[str]:
     problems: list[str] = []
     if doc.get("schema") != SCHEMA:
         problems.append(f"schema is {doc.get('schema')!r}, expected {SCHEMA!r}")
-    for key in ("machine", "plan", "runs", "modes", "agreement"):
+    for key in ("machine", "plan", "facts", "runs", "modes", "agreement"):
         if key not in doc:
             problems.append(f"missing key {key!r}")
     if problems:
@@ -248,6 +338,8 @@ def validate_results(doc: dict[str, Any]) -> list[str]:
             if value < 0:
                 problems.append(f"run {run['mode']}#{run['repeat']} has negative {metric}")
     for mode in modes:
+        if not doc["facts"].get(mode, {}).get("http_client"):
+            problems.append(f"mode {mode!r}: no HTTP client named")
         entry = doc["modes"].get(mode)
         if entry is None:
             problems.append(f"no summary for mode {mode!r}")

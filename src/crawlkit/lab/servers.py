@@ -11,6 +11,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -96,11 +97,14 @@ class LoopbackServer:
         loop.close()
         self._loop = None
 
-    def serve_forever(self) -> None:
-        """Serve in the calling thread until interrupted (for ``crawlkit serve-demo``)."""
+    def serve_forever(self, on_ready: Callable[[str], None] | None = None) -> None:
+        """Serve in the calling thread until interrupted (for ``crawlkit serve-demo``);
+        ``on_ready`` gets :attr:`url` once the port is bound."""
         loop = self._loop = asyncio.new_event_loop()
         try:
             loop.run_until_complete(self._start())
+            if on_ready is not None:
+                on_ready(self.url)
             loop.run_forever()
         finally:
             if self._runner is not None:

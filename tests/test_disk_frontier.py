@@ -57,3 +57,35 @@ def test_a_resumed_frontier_takes_up_pending_pages_in_order(small_disk_buffers, 
     assert a_order == [u for u in urls if u.startswith(ORIGINS[0]) and u not in done]
     assert all(r.depth == 2 for r in rest)
     assert resumed.offer_links([urls[0]], 1) == ["duplicate"]  # done before the crash: still seen
+
+
+def test_a_page_asks_the_journal_once_however_old_the_urls_it_repeats(
+        small_disk_buffers, tmp_path):
+    state = CrawlState(tmp_path / "s.db", "fp")
+    frontier = DiskFrontier(_settings(), state)
+    old = [f"{ORIGINS[0]}/p/{i}" for i in range(40)]
+    assert frontier.offer_links(old, 1) == [None] * len(old)
+    state.commit(None, {}, [])  # long forgotten by memory (5 remembered): in the journal only
+    queries: list[str] = []
+    state._db.set_trace_callback(queries.append)
+    page = [old[3], f"{ORIGINS[1]}/new", old[17], old[3], f"{ORIGINS[1]}/new", old[39],
+            f"{ORIGINS[2]}/other", old[0]]
+    reasons = frontier.offer_links(page, 2)
+    state._db.set_trace_callback(None)
+    assert reasons == ["duplicate", None, "duplicate", "duplicate", "duplicate", "duplicate",
+                       None, "duplicate"]
+    assert [q for q in queries if q.lstrip().upper().startswith("SELECT")] \
+        and len([q for q in queries if "FROM requests" in q]) == 1
+    # what was found absent is asked again on the next page (it may be known by then)
+    assert frontier.offer_links([f"{ORIGINS[1]}/new", f"{ORIGINS[2]}/third"], 2) \
+        == ["duplicate", None]
+
+
+def test_a_link_accepted_and_forgotten_on_the_same_page_is_still_a_duplicate(
+        small_disk_buffers, tmp_path):
+    state = CrawlState(tmp_path / "s.db", "fp")
+    frontier = DiskFrontier(_settings(), state)
+    fresh = [f"{ORIGINS[0]}/n/{i}" for i in range(8)]  # more than the 5 remembered
+    assert frontier.offer_links([*fresh, fresh[0], fresh[7]], 1) \
+        == [None] * 8 + ["duplicate", "duplicate"]
+    assert len(frontier) == 8

@@ -39,7 +39,7 @@ from .proxies import ProxyPool
 from .settings import CrawlSettings
 from .sinks import Sink
 from .spiders import Spider
-from .stats import Stats
+from .stats import LatencySample, Stats
 from .urls import origin_of
 
 
@@ -110,7 +110,7 @@ class Engine:
         self._bytes = 0
         self._retries = 0
         self._robots_fetches = 0
-        self._latencies: list[float] = []
+        self._latencies = LatencySample()  # bounded: a uniform sample past its size
         self.state = state
         self.state_stream = state_stream
         self._stopping = False
@@ -256,7 +256,7 @@ class Engine:
             interrupted=self._stopping,
             dropped=self._dropped,
             tracebacks=dict(self._tracebacks),
-            fetch_latencies=tuple(self._latencies),
+            fetch_latencies=tuple(self._latencies.values),
             proxies=self.proxies.counts(),
             from_cache=self.cache.hits if self.cache is not None else 0,
         )
@@ -342,7 +342,7 @@ class Engine:
         if fetched:  # an answer from the cache took no network time and held no slot
             self.politeness.finished(origin)
             self.politeness.observe(origin, outcome)
-            self._latencies.append(outcome.timing.ttfb + outcome.timing.download)
+            self._latencies.add(outcome.timing.ttfb + outcome.timing.download)
         if outcome.retry:
             self._retries += 1
             now = time.perf_counter()

@@ -2,12 +2,57 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 SHOW_SEEDING = 1.0
 """Seconds of seeding from which the summary line mentions it."""
+LATENCY_SAMPLE = 10_000
+"""Fetch latencies a crawl keeps at most (a uniform sample of them beyond that)."""
+
+
+class LatencySample:
+    """Fetch latencies in bounded memory: every one up to ``size``, then a uniform
+    random sample of ``size`` of all of them (Vitter's algorithm R), so that
+    percentiles stay close however long the crawl runs. The count and the sum
+    are exact.
+
+    Args:
+        size: latencies kept at most.
+        seed: seeds the sampling (the same latencies give the same sample).
+    """
+
+    __slots__ = ("_rng", "count", "size", "total", "values")
+
+    def __init__(self, size: int = LATENCY_SAMPLE, seed: int = 0) -> None:
+        if size < 1:
+            raise ValueError("a latency sample keeps at least one value")
+        self.size = size
+        self.values: list[float] = []  # the sample, in no particular order
+        self.count = 0  # latencies added
+        self.total = 0.0  # their sum
+        self._rng = random.Random(seed)
+
+    def add(self, seconds: float) -> None:
+        """Count one fetch that took ``seconds``."""
+        self.count += 1
+        self.total += seconds
+        if len(self.values) < self.size:
+            self.values.append(seconds)
+            return
+        slot = self._rng.randrange(self.count)  # kept with probability size / count
+        if slot < self.size:
+            self.values[slot] = seconds
+
+    @property
+    def mean(self) -> float:
+        """The mean of every latency added (0.0 for none)."""
+        return self.total / self.count if self.count else 0.0
+
+    def __len__(self) -> int:
+        return len(self.values)
 
 
 @dataclass(frozen=True)
@@ -34,7 +79,9 @@ class Stats:
         interrupted: the crawl was asked to stop before it was finished.
         dropped: items the spider's ``process_item`` dropped.
         tracebacks: the first traceback of each distinct spider error, by reason.
-        fetch_latencies: seconds from request start to full body, one per fetch.
+        fetch_latencies: seconds from request start to full body, one per fetch
+            up to :data:`LATENCY_SAMPLE` fetches, a uniform sample of that many
+            beyond (see :class:`LatencySample`).
         proxies: per proxy (shown without its password): ``requests`` sent through
             it and ``failures`` of the proxy itself (each retried through the next).
         from_cache: responses the ``--cache`` answered (robots.txt included), with

@@ -22,12 +22,12 @@ memory, only the engine's thread touches it.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from ..models import Request
 from ..settings import CrawlSettings
-from ..urls import origin_of
-from .base import OriginQueues
+from ..urls import canonicalize, origin_of
+from .base import Link, OriginQueues, key_of
 from .journal import CrawlState, Position
 from .memory import MemoryFrontier
 
@@ -40,21 +40,48 @@ RECENT = 65_536
 
 
 class _JournalSeen:
-    """The seen set of a durable crawl: the journal, behind a small memory of recent keys."""
+    """The seen set of a durable crawl: the journal, behind a small memory of recent keys.
+
+    A page's links are looked up together (:meth:`look_up`): one query for all of
+    those not remembered, however old the URLs they repeat, so that a page costs
+    the journal the same at the millionth page as at the first.
+    """
 
     def __init__(self, state: CrawlState) -> None:
         self._state = state
         self.recent: OrderedDict[str, None] = OrderedDict()  # the oldest is dropped first
+        # keys the last look_up found never accepted (until accepted, or forgotten)
+        self._absent: set[str] = set()
 
     def add(self, url: str) -> None:
+        self._absent.discard(url)  # accepted now: asked again once forgotten from recent
         recent = self.recent
         if len(recent) >= RECENT:
             recent.popitem(last=False)  # O(1), unlike deleting a plain dict's first key
         recent[url] = None
 
+    def look_up(self, keys: Iterable[str]) -> None:
+        """Ask the journal at once about every one of ``keys`` not remembered: those
+        seen join the recent keys, the others answer "not seen" without a query
+        until :meth:`forget`."""
+        recent = self.recent
+        unknown = {key for key in keys if key not in recent}
+        if not unknown:
+            return
+        known = self._state.known_among(unknown)
+        for key in known:
+            self.add(key)
+        self._absent = unknown - known
+
+    def forget(self) -> None:
+        """Drop what the last :meth:`look_up` found absent."""
+        self._absent = set()
+
     def __contains__(self, url: object) -> bool:
-        if url in self.recent:
+        if url in self.recent:  # an accepted key is always added here first
             return True
+        if url in self._absent:
+            return False
         if isinstance(url, str) and self._state.is_known(url):
             self.add(url)
             return True
@@ -103,6 +130,14 @@ class DiskFrontier(MemoryFrontier):
         for origin, count in self._state.pending_origins():
             self._spilled.add(origin)
             self._buffers.backlog(origin, count)
+
+    def offer_links(self, links: Sequence[Link], depth: int) -> list[str | None]:
+        keys = [canonicalize(link) if isinstance(link, str) else key_of(link) for link in links]
+        self._recent.look_up(key for key in keys if key is not None)
+        try:
+            return super().offer_links(links, depth)
+        finally:
+            self._recent.forget()
 
     def _keep(self, request: Request) -> None:
         position = self._state.accept(request)

@@ -42,7 +42,7 @@ import json
 import os
 import sqlite3
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -90,6 +90,8 @@ _HASH_CHUNK = 1 << 20
 
 BATCH_PAGES = 50
 BATCH_SECONDS = 0.2
+LOOKUP_CHUNK = 500
+"""Keys asked about in one query (under SQLite's limit of bound parameters)."""
 
 
 @dataclass
@@ -277,6 +279,19 @@ class CrawlState:
         row = self._db.execute("SELECT 1 FROM requests WHERE key = ? AND filtered = 1",
                                (key,)).fetchone()
         return row is not None
+
+    def known_among(self, keys: Collection[str]) -> set[str]:
+        """Which of the seen-set ``keys`` were ever accepted: one query per
+        :data:`LOOKUP_CHUNK` keys, however many of them there are."""
+        new_keys = self.new_keys
+        known = {key for key in keys if key in new_keys}
+        rest = [key for key in keys if key not in new_keys]
+        for start in range(0, len(rest), LOOKUP_CHUNK):
+            chunk = rest[start:start + LOOKUP_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            known.update(str(row[0]) for row in self._db.execute(
+                f"SELECT key FROM requests WHERE filtered = 1 AND key IN ({marks})", chunk))
+        return known
 
     def pending_origins(self) -> list[tuple[str, int]]:
         """Origins with accepted pages not done, and how many each has."""

@@ -17,8 +17,9 @@ def test_snapshot_line_has_every_figure_and_an_eta_when_bounded():
 
 
 def test_engine_reports_progress_while_it_crawls(site_factory):
-    site = site_factory(pages=40, links=3, latency=0.15)
-    # 40 pages, 4 at a time, 0.15 s each: at least 1.5 s, so several 0.5 s snapshots
+    site = site_factory(pages=60, links=5, latency=0.1)
+    # 60 pages, 0.1 s each, two at a time (the per-host limit): about 3 s, so several
+    # 0.5 s snapshots; five links a page keep the queue from running dry until the end
     seen: list[Snapshot] = []
     settings = CrawlSettings(mode="async", follow=True, concurrency=4)
     stats = Engine(settings, crawlkit.DefaultSpider(), ListSink(), progress=seen.append).run(
@@ -26,7 +27,8 @@ def test_engine_reports_progress_while_it_crawls(site_factory):
     assert len(seen) >= 2
     assert [s.done for s in seen] == sorted(s.done for s in seen)
     assert all(s.done <= stats.pages for s in seen)
-    assert any(s.in_flight > 0 for s in seen) and any(s.queued > 0 for s in seen)
+    assert any(s.in_flight > 0 for s in seen), seen
+    assert any(s.queued > 0 for s in seen), seen
 
 
 def test_log_progress_writes_lines_at_its_interval():

@@ -133,15 +133,20 @@ def agreement_text(agreement: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def markdown_table(results: dict[str, Any]) -> str:
-    """The comparison table as GitHub-flavoured markdown."""
-    data = rows(results)
+def _markdown(data: list[dict[str, str]]) -> str:
+    """Rows (column -> cell text, every row with the first row's columns) as a
+    GitHub-flavoured markdown table."""
     if not data:
         return "_no runs_\n"
     head = list(data[0])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(row[c] for c in head) + " |" for row in data]
     return "\n".join(lines) + "\n"
+
+
+def markdown_table(results: dict[str, Any]) -> str:
+    """The comparison table as GitHub-flavoured markdown."""
+    return _markdown(rows(results))
 
 
 def write_charts(
@@ -253,13 +258,7 @@ def memory_rows(memory: dict[str, Any]) -> list[dict[str, str]]:
 
 def memory_table(memory: dict[str, Any]) -> str:
     """The memory workload as a markdown table."""
-    data = memory_rows(memory)
-    if not data:
-        return "_no runs_\n"
-    head = list(data[0])
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(row[c] for c in head) + " |" for row in data]
-    return "\n".join(lines) + "\n"
+    return _markdown(memory_rows(memory))
 
 
 def creation_text(creation: dict[str, Any]) -> str:

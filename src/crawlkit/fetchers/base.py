@@ -17,7 +17,7 @@ Life cycle, always from the engine's single thread::
 from __future__ import annotations
 
 import queue
-from typing import ClassVar, Protocol
+from typing import ClassVar, Generic, Protocol, TypeVar
 
 from ..errors import FetcherError, Reason
 from ..models import FetchResult, Outcome, Request
@@ -106,34 +106,47 @@ def process_safely(processor: Processor, result: FetchResult) -> Outcome:
         return failed_outcome(processor, result.request, exc)
 
 
-class OutcomeQueue:
-    """Hands outcomes from worker threads to the engine's thread.
+T = TypeVar("T", Outcome, FetchResult)
+
+
+class Handoff(Generic[T]):
+    """Hands values (outcomes, or fetch results still to process) from worker
+    threads to the engine's thread.
 
     The underlying ``SimpleQueue`` is the only thing the workers and the engine
-    share; it carries outcomes and, when a worker's machinery breaks, the exception.
+    share; it carries values and, when a worker's machinery breaks, the exception.
     """
 
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[Outcome | BaseException] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[T | BaseException] = queue.SimpleQueue()
 
-    def put(self, value: Outcome | BaseException) -> None:
-        """Called by workers: one outcome, or the exception that broke them."""
+    def put(self, value: T | BaseException) -> None:
+        """Called by workers: one value, or the exception that broke them."""
         self._queue.put(value)
 
-    def drain(self, timeout: float | None = None) -> list[Outcome]:
-        """Wait up to ``timeout`` for one value, then take every value already waiting."""
+    def drain(self, timeout: float | None = None) -> list[T]:
+        """Wait up to ``timeout`` for one value, then take every value already waiting.
+
+        Raises:
+            FetcherError: a worker's machinery broke (the exception it put).
+        """
         try:
             values = [self._queue.get(timeout=timeout)]
         except queue.Empty:
             return []
+        get = self._queue.get_nowait
         while True:
             try:
-                values.append(self._queue.get_nowait())
+                values.append(get())
             except queue.Empty:
                 break
-        outcomes: list[Outcome] = []
+        ready: list[T] = []
         for value in values:
             if isinstance(value, BaseException):
                 raise FetcherError(f"fetch strategy failed: {value}") from value
-            outcomes.append(value)
-        return outcomes
+            ready.append(value)
+        return ready
+
+
+class OutcomeQueue(Handoff[Outcome]):
+    """Hands outcomes from worker threads to the engine's thread."""

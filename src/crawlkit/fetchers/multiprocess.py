@@ -146,7 +146,7 @@ class MultiprocessFetcher:
         self._runner.submit(request)
 
     def completed(self, timeout: float | None = None) -> list[Outcome]:
-        return self._runner.outcomes.drain(timeout)
+        return self._runner.ready.drain(timeout)
 
     def close(self) -> None:
         try:

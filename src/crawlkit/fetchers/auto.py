@@ -2,7 +2,7 @@
 when the spider's CPU is what holds the crawl back.
 
 :class:`AutoFetcher` is a Fetcher made of two others. It starts ``async`` (one
-event loop, one parse thread: the best strategy when pages wait on the network)
+event loop, parsing in the engine's thread: the best strategy when pages wait on the network)
 and, when the spider can be pickled and there is more than one core, a
 ``multiprocess`` fetcher beside it, idle, so that a switch later costs no
 process start in the middle of the crawl (auto's start-up is therefore that of
@@ -122,7 +122,7 @@ def _rates(sample: Sample) -> tuple[float, float]:
     """Predicted pages/s of (async, multiprocess) from the sample.
 
     Both fetch on one event loop, so neither goes faster than the network allows
-    (``concurrency / wait``). In ``async`` the engine, the loop and the parse thread
+    (``concurrency / wait``). In ``async`` the engine (which parses) and the loop
     share one interpreter lock: a page costs this process ``cpu`` seconds, parse
     included. In ``multiprocess`` the parent keeps its part (``cpu - parse``) plus
     the transfer to the pool, and the workers share the cores with it.
@@ -157,7 +157,7 @@ def choose(sample: Sample, can_pickle: bool = True, first: str = "async",
 
 
 def _hold_limit(sample: Sample) -> int | None:
-    """Requests enough to keep one parse thread busy (one parsing, the others
+    """Requests enough to keep the parsing busy (one parsing, the others
     waiting on the network), or ``None`` when parsing is too light to hold any back."""
     if sample.parse < HOLD_PARSE_SECONDS:
         return None

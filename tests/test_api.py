@@ -209,3 +209,19 @@ def test_wait_for_port(demo_site):
     wait_for_port(demo_site.port, timeout=1)  # returns at once: the demo site listens
     with pytest.raises(TimeoutError, match="nothing listens"):
         wait_for_port(closed_port(), timeout=0.3)
+
+
+@pytest.mark.parametrize("mode", ["async", "auto"])
+def test_crawl_called_where_an_event_loop_is_running(mode, demo_site):
+    # a notebook runs its own loop in the main thread: the fetching then needs a loop
+    # in a thread of its own, and the crawl must give the same pages as anywhere else
+    import asyncio
+
+    async def inside() -> crawlkit.CrawlResult:
+        return crawlkit.crawl([demo_site.url + "/"], mode=mode, follow=True, max_pages=40)
+
+    elsewhere = crawlkit.crawl([demo_site.url + "/"], mode=mode, follow=True, max_pages=40)
+    result = asyncio.run(inside())
+    assert result.stats.pages == elsewhere.stats.pages == 40
+    errors = {r["error"] for r in result} | {r["error"] for r in elsewhere}
+    assert errors <= {None, "http 404", "not html", "too many redirects"}, errors

@@ -244,9 +244,71 @@ def test_a_bad_environment_proxy_names_the_variable_it_came_from(
     ("10.1.2.3", 80, "10.0.0.0/8", True),
     ("11.1.2.3", 80, "10.0.0.0/8", False),
     ("::1", 80, "::1", True),
+    ("::1", 8080, "[::1]:8080", True),
+    ("::1", 8081, "[::1]:8080", False),
+    ("::1", 8080, "[::1]", True),
+    ("::1", 8080, "b.test,[::1]:8080", True),
+    ("::2", 8080, "[::1]:8080", False),
+    ("::1", 8080, "[::1", False),
+    ("::1", 8080, "[::1]8080", False),
+    ("fd00::5", 80, "fd00::/8", True),
+    ("fe80::5", 80, "fd00::/8", False),
+    ("a.test", 80, ".a.test", True),
+    ("www.a.test", 80, "*.a.test", True),
+    ("a.test", 80, "A.TEST", True),
+    ("a.test.", 80, "a.test", True),
+    ("a.test", 80, "a.test:http", False),
+    ("a.test", 80, "a.test:80 *", True),
+    ("a.test", 80, ".", False),
 ])
 def test_no_proxy_matching(host: str, port: int, no_proxy: str, expected: bool) -> None:
     assert bypassed(host, port, no_proxy) is expected
+
+
+@pytest.mark.parametrize(("url", "no_proxy", "expected"), [
+    ("http://[::1]:8080/", "[::1]:8080", None),
+    ("http://[::1]:8080/", "::1", None),
+    ("http://[::1]:8080/", "[::1]", None),
+    ("http://[::1]:8080/", "[::1]:8081", "http://127.0.0.1:1"),
+    ("http://a.test/", "a.test:80", None),  # the scheme's default port when the URL has none
+    ("https://a.test/", "a.test:443", None),
+    ("https://a.test/", "a.test:80", "http://127.0.0.1:1"),
+])
+def test_no_proxy_is_read_for_the_target_url(monkeypatch: pytest.MonkeyPatch, url: str,
+                                             no_proxy: str, expected: str | None) -> None:
+    for name in ("http_proxy", "https_proxy", "no_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:1")
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:1")
+    monkeypatch.setenv("NO_PROXY", no_proxy)
+    assert ProxyPool(CrawlSettings(proxy_env=True)).dispatch(Request(url)).proxy == expected
+
+
+class _IPv6Site(LoopbackServer):
+    """One page on ``[::1]``."""
+
+    def __init__(self) -> None:
+        super().__init__(host="::1")
+
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        return web.Response(text="<html><title>v6</title></html>", content_type="text/html")
+
+
+def test_no_proxy_with_an_ipv6_literal_and_port_fetches_directly(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("http_proxy", "https_proxy", "no_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port()}")  # a dead proxy
+    with _IPv6Site() as site:
+        url = f"http://[::1]:{site.port}/"
+        monkeypatch.setenv("NO_PROXY", f"[::1]:{site.port}")
+        direct = crawlkit.crawl([url], obey_robots=False, retries=0, proxy_env=True)
+        monkeypatch.setenv("NO_PROXY", f"[::1]:{closed_port()}")
+        proxied = crawlkit.crawl([url], obey_robots=False, retries=0, proxy_env=True)
+    assert [(r["url"], r["error"]) for r in direct] == [(url, None)]
+    assert [r["error"] for r in proxied] == ["proxy error"]
 
 
 # --- through tinyproxy, in every strategy ----------------------------------------------

@@ -494,7 +494,8 @@ class Page:
     def form(self, css: str | None = None, *, formid: str | None = None,
              formname: str | None = None) -> Form:
         """The page's one ``<form>``, or the one chosen by a CSS selector (of the form
-        or of an element in it), its ``id`` or its ``name`` (all given must agree);
+        or of a control of it, ``form`` attribute included), its ``id`` or its
+        ``name`` (all given must agree);
         :meth:`Form.fill` makes the request that submits it.
 
         Raises:
@@ -537,10 +538,10 @@ class Page:
 
 
 def _form_of(element: Any) -> Any:
-    """The ``<form>`` ``element`` is, or is in (``None`` when neither)."""
-    if element.tag == "form":
-        return element
-    return next(element.iterancestors("form"), None)
+    """The ``<form>`` ``element`` is, or belongs to (``None`` when neither)."""
+    from .parse import form_owner
+
+    return form_owner(element)
 
 
 FormValue: TypeAlias = "str | int | float | Iterable[str] | None"

@@ -28,6 +28,7 @@ import ipaddress
 import os
 import urllib.request
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -229,6 +230,14 @@ class ProxyPool:
         if self._sticky.get(origin, failed) == failed:
             # idempotent for the requests that were in flight through the same proxy
             self._sticky[origin] = (failed + 1) % len(rotation)
+
+    def restore(self, counts: Mapping[str, Mapping[str, int]]) -> None:
+        """Add the counts of the earlier runs of a resumed ``--state`` crawl (what
+        :meth:`counts` gave when the engine committed its last batch), so that the
+        totals are the whole crawl's, as the engine's other counters are."""
+        for label, n in counts.items():
+            self._requests[label] += int(n.get("requests", 0))
+            self._failures[label] += int(n.get("failures", 0))
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Per proxy (by :attr:`Proxy.label`; the ``--proxy`` list in its order, then

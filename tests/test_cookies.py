@@ -20,6 +20,7 @@ from aiohttp import web
 import crawlkit
 from crawlkit import MODES, Crawler, CrawlSettings, Page, Request, Spider
 from crawlkit.cookies import CookieJars, jar_name
+from crawlkit.errors import UsageError
 from crawlkit.frontiers.base import redirect_hop
 from crawlkit.http import outgoing
 from crawlkit.lab.servers import LoopbackServer
@@ -261,6 +262,52 @@ def test_jars_survive_dump_and_load_and_store_clears_the_dispatch_cookie():
     prepared = again.prepare(Request("http://a.test/page", meta={"cookiejar": "x"}))
     assert _cookies(prepared.jar_cookie) == {"s=1", "t=2"}
     assert again.prepare(Request("http://a.test/page")).jar_cookie == ""  # the default jar
+
+
+@pytest.mark.parametrize("key", [True, False, 1.0, [1], {"a": 1}])
+def test_a_cookiejar_key_is_a_str_or_an_int(key: Any) -> None:
+    with pytest.raises(UsageError, match="^Request meta cookiejar must be a str or an int"):
+        Request("http://a.test/", meta={"cookiejar": key})
+
+
+def test_an_int_key_and_its_digits_are_one_jar_before_and_after_a_json_round_trip() -> None:
+    names = set()
+    for key in (1, "1"):
+        request = Request("http://a.test/", meta={"cookiejar": key}, dont_filter=True)
+        names.add(jar_name(request))
+        names.add(jar_name(Request.from_dict(json.loads(json.dumps(request.to_dict())))))
+    assert names == {'"1"'}
+    others = [Request("http://a.test/", meta={"cookiejar": key} if key != "-" else None)
+              for key in (1, 2, "x", None, "null", "-")]
+    assert len({jar_name(r) for r in others}) == 5  # None and no meta: the default jar
+
+
+def test_a_journal_written_with_int_jar_names_still_loads_into_their_jars() -> None:
+    jars = CookieJars()
+    request = Request("http://a.test/login", meta={"cookiejar": 7})
+    jars.store(Outcome(request, request.url, 200, None, set_cookies=("s=1; Path=/",)))
+    dumped = json.loads(jars.dump())
+    older = CookieJars()  # the jar named as before the key rule: 7, not "7"
+    older.load(json.dumps({"7": dumped['"7"']}))
+    for key in (7, "7"):
+        prepared = older.prepare(Request("http://a.test/", meta={"cookiejar": key}))
+        assert prepared.jar_cookie == "s=1"
+
+
+class BadJarSpider(Spider):
+    """Yields a request whose jar key is a bool."""
+
+    def __init__(self, port: int) -> None:
+        self.start_urls = [f"http://127.0.0.1:{port}/set?v=1"]
+
+    def parse(self, page: Page) -> Iterator[Request]:
+        yield Request(page.url + "&next", meta={"cookiejar": True})
+
+
+def test_a_spider_yielding_a_bad_jar_key_fails_its_page_not_the_crawl(server) -> None:
+    result = crawlkit.crawl(BadJarSpider(server.port), mode="sync", cookies=True)
+    [reason] = result.stats.errors
+    assert reason.startswith("spider error: UsageError: Request meta cookiejar must be")
 
 
 LOGIN_SPIDER = '''

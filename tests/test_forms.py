@@ -172,6 +172,45 @@ def test_the_default_buttons_formaction_and_formmethod_win():
     assert (plain.method, plain.action) == ("POST", "http://shop.test/a")
 
 
+OWNED = """<html><body><input name="before" form="login" value="0">
+<form id="login" method="post" action="/in"><input name="user">
+  <input name="stray" form="other" value="s"><input name="nowhere" form="nope" value="n">
+  <input name="empty" form="" value="e"><input name="div" form="box" value="d">
+  <button form="other" name="theirs" value="x" formaction="/wrong">Theirs</button></form>
+<form id="other" action="/o"><input name="o" value="1"></form>
+<input name="password" form="login"><select name="lang" form="login"><option>en</select>
+<textarea name="t" form="login">hi</textarea>
+<input type="radio" name="plan" value="free" form="login" checked>
+<button form="login" name="go" value="1">Go</button>
+<div id="box"></div><input name="loose" value="l"></body></html>"""
+
+
+def test_controls_follow_their_form_attribute_in_and_out_of_the_form():
+    # HTML's form owner: a control with form=ID belongs to the form with that id
+    # (none when no form has it, even inside a form); without, to the form around it
+    page = _page(OWNED, "http://shop.test/page")
+    login = page.form(formid="login")
+    assert (login.method, login.action) == ("POST", "http://shop.test/in")
+    assert login.fields == (("before", "0"), ("user", ""), ("password", ""), ("lang", "en"),
+                            ("t", "hi"), ("plan", "free"), ("go", "1"))
+    request = login.fill({"user": "ada", "password": "pw"})
+    assert parse_qsl(request.body.decode()) == [
+        ("before", "0"), ("user", "ada"), ("password", "pw"), ("lang", "en"), ("t", "hi"),
+        ("plan", "free"), ("go", "1")]
+    # the button inside #login that names #other is #other's default button
+    other = page.form(formid="other")
+    assert (other.method, other.action) == ("GET", "http://shop.test/wrong")
+    assert other.fields == (("stray", "s"), ("o", "1"), ("theirs", "x"))
+
+
+def test_a_selector_on_a_control_outside_its_form_chooses_the_form_it_names():
+    page = _page(OWNED, "http://shop.test/page")
+    assert page.form("textarea[name=t]").action == "http://shop.test/in"
+    assert page.form("input[name=stray]").action == "http://shop.test/wrong"
+    with pytest.raises(FormError, match="no form \\(css="):
+        page.form("input[name=nowhere]")
+
+
 class SearchSpider(Spider):
     """Submits the shop's search form (POST, hidden token) and a missing form."""
 

@@ -4,12 +4,15 @@ a real proxy server: tinyproxy on a loopback port."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 import socket
+import sqlite3
 import ssl
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,7 +30,7 @@ from crawlkit.models import Outcome
 from crawlkit.proxies import ProxyPool, bypassed, parse_proxy
 from crawlkit.settings import CrawlSettings
 from crawlkit.tls import BUNDLE_VARIABLES
-from servers import Recorded, RecordingServer, closed_port
+from servers import PoliteServer, Recorded, RecordingServer, closed_port
 
 TINYPROXY = shutil.which("tinyproxy")
 
@@ -244,9 +247,71 @@ def test_a_bad_environment_proxy_names_the_variable_it_came_from(
     ("10.1.2.3", 80, "10.0.0.0/8", True),
     ("11.1.2.3", 80, "10.0.0.0/8", False),
     ("::1", 80, "::1", True),
+    ("::1", 8080, "[::1]:8080", True),
+    ("::1", 8081, "[::1]:8080", False),
+    ("::1", 8080, "[::1]", True),
+    ("::1", 8080, "b.test,[::1]:8080", True),
+    ("::2", 8080, "[::1]:8080", False),
+    ("::1", 8080, "[::1", False),
+    ("::1", 8080, "[::1]8080", False),
+    ("fd00::5", 80, "fd00::/8", True),
+    ("fe80::5", 80, "fd00::/8", False),
+    ("a.test", 80, ".a.test", True),
+    ("www.a.test", 80, "*.a.test", True),
+    ("a.test", 80, "A.TEST", True),
+    ("a.test.", 80, "a.test", True),
+    ("a.test", 80, "a.test:http", False),
+    ("a.test", 80, "a.test:80 *", True),
+    ("a.test", 80, ".", False),
 ])
 def test_no_proxy_matching(host: str, port: int, no_proxy: str, expected: bool) -> None:
     assert bypassed(host, port, no_proxy) is expected
+
+
+@pytest.mark.parametrize(("url", "no_proxy", "expected"), [
+    ("http://[::1]:8080/", "[::1]:8080", None),
+    ("http://[::1]:8080/", "::1", None),
+    ("http://[::1]:8080/", "[::1]", None),
+    ("http://[::1]:8080/", "[::1]:8081", "http://127.0.0.1:1"),
+    ("http://a.test/", "a.test:80", None),  # the scheme's default port when the URL has none
+    ("https://a.test/", "a.test:443", None),
+    ("https://a.test/", "a.test:80", "http://127.0.0.1:1"),
+])
+def test_no_proxy_is_read_for_the_target_url(monkeypatch: pytest.MonkeyPatch, url: str,
+                                             no_proxy: str, expected: str | None) -> None:
+    for name in ("http_proxy", "https_proxy", "no_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:1")
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:1")
+    monkeypatch.setenv("NO_PROXY", no_proxy)
+    assert ProxyPool(CrawlSettings(proxy_env=True)).dispatch(Request(url)).proxy == expected
+
+
+class _IPv6Site(LoopbackServer):
+    """One page on ``[::1]``."""
+
+    def __init__(self) -> None:
+        super().__init__(host="::1")
+
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        return web.Response(text="<html><title>v6</title></html>", content_type="text/html")
+
+
+def test_no_proxy_with_an_ipv6_literal_and_port_fetches_directly(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("http_proxy", "https_proxy", "no_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port()}")  # a dead proxy
+    with _IPv6Site() as site:
+        url = f"http://[::1]:{site.port}/"
+        monkeypatch.setenv("NO_PROXY", f"[::1]:{site.port}")
+        direct = crawlkit.crawl([url], obey_robots=False, retries=0, proxy_env=True)
+        monkeypatch.setenv("NO_PROXY", f"[::1]:{closed_port()}")
+        proxied = crawlkit.crawl([url], obey_robots=False, retries=0, proxy_env=True)
+    assert [(r["url"], r["error"]) for r in direct] == [(url, None)]
+    assert [r["error"] for r in proxied] == ["proxy error"]
 
 
 # --- through tinyproxy, in every strategy ----------------------------------------------
@@ -486,9 +551,104 @@ def test_the_dispatched_proxy_never_reaches_the_state_journal(tmp_path: Path, ti
     assert result.stats.pages_ok == 4 and result.stats.retries >= 1
     stored = b"".join(p.read_bytes() for p in tmp_path.glob("crawl.db*"))
     assert b"meta" in stored or b'"i"' in stored  # the journal holds whole requests
-    for secret in (b"secret", b"user:pass", f"127.0.0.1:{dead_port}".encode(),
-                   f"127.0.0.1:{live.port}".encode()):
+    for secret in (b"secret", b"user:pass"):
         assert secret not in stored
+    # the per-proxy counts are committed (by label, no password); the requests are not
+    # tied to a proxy
+    with sqlite3.connect(tmp_path / "crawl.db") as db:
+        rows = repr(db.execute("SELECT * FROM requests").fetchall())
+        counters = json.loads(db.execute("SELECT value FROM meta WHERE key = 'counters'")
+                              .fetchone()[0])
+    assert "/landed" in rows
+    for address in (f"127.0.0.1:{dead_port}", f"127.0.0.1:{live.port}"):
+        assert address not in rows
+    assert counters["proxies"] == result.stats.proxies
+
+
+def test_a_resumed_crawl_adds_to_the_per_proxy_counts(tmp_path: Path, target) -> None:
+    dead = f"http://user:secret@127.0.0.1:{closed_port()}"  # every request: a proxy failure
+    label = parse_proxy(dead).label
+    seeds = [target.url + f"/{i}" for i in range(5)]
+    options = {"mode": "sync", "proxy": [dead], "obey_robots": False, "retries": 0}
+    whole = crawlkit.crawl(seeds, **options, state=tmp_path / "whole.db",
+                           out=tmp_path / "whole.jsonl")
+    assert whole.stats.proxies == {label: {"requests": 5, "failures": 5}}
+    state, out = tmp_path / "crawl.db", tmp_path / "out.jsonl"
+    first = crawlkit.crawl(seeds, **options, state=state, out=out, max_pages=2)
+    assert first.stats.proxies == {label: {"requests": 2, "failures": 2}}
+    resumed = crawlkit.crawl(seeds, **options, state=state, out=out)
+    assert resumed.stats.pages_failed == 5
+    assert resumed.stats.proxies == whole.stats.proxies
+    assert resumed.stats.summary().endswith(f"proxies: {label} 5 requests, 5 failed")
+
+
+def test_restored_counts_add_to_the_pools_own() -> None:
+    pool = ProxyPool(CrawlSettings(proxy=("http://127.0.0.1:1", "http://127.0.0.1:2")))
+    pool.restore({"http://127.0.0.1:3": {"requests": 4, "failures": 1},
+                  "http://127.0.0.1:2": {"requests": 2, "failures": 0}})
+    settled = pool.settle(Outcome(pool.dispatch(Request("http://a.test/")), "http://a.test/",
+                                  200, None))
+    assert settled.request.proxy is None
+    assert pool.counts() == {"http://127.0.0.1:1": {"requests": 1, "failures": 0},
+                             "http://127.0.0.1:2": {"requests": 2, "failures": 0},
+                             "http://127.0.0.1:3": {"requests": 4, "failures": 1}}
+
+
+def _committed_pages(state: Path) -> int:
+    """The pages a running crawl's ``--state`` journal has committed (0 before any)."""
+    if not state.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{state}?mode=ro", uri=True, timeout=5) as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'counters'").fetchone()
+    except sqlite3.OperationalError:  # the tables are not made yet
+        return 0
+    if row is None:
+        return 0
+    counters = json.loads(row[0])
+    return int(counters["ok"]) + int(counters["failed"])
+
+
+@slow
+@pytest.mark.parametrize("mode", ["threaded", "processes"])
+@pytest.mark.parametrize("stop", ["max-pages", "kill"])
+def test_the_summary_after_a_stop_and_resume_counts_the_whole_crawl(
+        mode: str, stop: str, tinyproxy, tmp_path: Path) -> None:
+    proxy = tinyproxy("resume", auth=True)
+    with PoliteServer(pages=12, latency=0.1) as site:
+        seeds = tmp_path / "urls.txt"
+        seeds.write_text(site.url + "/p/0\n", encoding="utf-8")
+
+        def command(name: str, *extra: str) -> list[str]:
+            return [sys.executable, "-m", "crawlkit", "crawl", "--mode", mode,
+                    "--ignore-robots", "--follow", "--deny", "/private/", "--proxy", proxy.url,
+                    "--concurrency", "1", "--state", str(tmp_path / f"{name}.db"),
+                    "--out", str(tmp_path / f"{name}.jsonl"), *extra, str(seeds)]
+
+        def per_proxy(name: str, *extra: str) -> str:
+            done = subprocess.run(command(name, *extra), capture_output=True, text=True,
+                                  timeout=120)
+            assert done.returncode == 0, done.stderr
+            return done.stderr.strip().splitlines()[-1].partition("; proxies: ")[2]
+
+        whole = per_proxy("whole")
+        assert whole == f"http://user@127.0.0.1:{proxy.port} 12 requests, 0 failed"
+        if stop == "max-pages":
+            assert per_proxy("stopped", "--max-pages", "5").startswith(
+                f"http://user@127.0.0.1:{proxy.port} 5 requests")
+        else:
+            proc = subprocess.Popen(command("stopped"), stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+            try:  # kill once a batch of at least 3 pages is committed
+                deadline = time.monotonic() + 60
+                while _committed_pages(tmp_path / "stopped.db") < 3:
+                    assert proc.poll() is None and time.monotonic() < deadline
+                    time.sleep(0.005)
+            finally:
+                proc.kill()  # SIGKILL: nothing is flushed or committed on the way out
+                proc.wait()
+            assert _committed_pages(tmp_path / "stopped.db") < 12
+        assert per_proxy("stopped") == whole
 
 
 @slow

@@ -10,10 +10,16 @@ cookie is kept, and which is sent where, is decided by the standard library's
 :mod:`http.cookiejar` (RFC 6265 domain and path matching, ``Secure``, ``Expires``
 and ``Max-Age``); nothing here re-implements those rules.
 
-A request's ``meta["cookiejar"]`` names its jar (any JSON value; jars are kept
-apart by it, as in Scrapy); without one, the default jar is used. A redirect hop
-keeps its request's meta, so it stays in the same jar; a request a spider yields
-is in the jar its ``meta`` names, whichever page it was found on.
+A request's ``meta["cookiejar"]`` names its jar, as in Scrapy; without one (or
+with ``None``), the default jar is used. A jar key is a name: a ``str``, or an
+``int`` standing for its decimal digits, so ``1`` and ``"1"`` are one jar, in
+this run and after a ``--state`` resume, whatever a JSON round trip made of the
+type. Any other key (``True``, ``1.0``, a list...) is refused when the
+:class:`~crawlkit.models.Request` is made (:func:`jar_key_problem`): Python
+counts ``1``, ``1.0`` and ``True`` as one dict key and JSON as three, and a jar
+should not depend on which of the two a reader assumed. A redirect hop keeps its
+request's meta, so it stays in the same jar; a request a spider yields is in the
+jar its ``meta`` names, whichever page it was found on.
 """
 
 from __future__ import annotations
@@ -23,10 +29,11 @@ import json
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .models import Outcome, Request
+if TYPE_CHECKING:  # models imports this module (jar_key_problem)
+    from .models import Outcome, Request
 
 META_KEY = "cookiejar"
 """The ``Request.meta`` key naming the jar a request belongs to."""
@@ -41,13 +48,42 @@ _FIELDS = ("version", "name", "value", "port", "port_specified", "domain",
 (``rest``, its other attributes such as ``HttpOnly``, is kept beside them)."""
 
 
+def jar_key_problem(key: Any) -> str | None:
+    """Why ``key`` cannot be a ``meta["cookiejar"]`` value, or None: a key is a
+    ``str`` or an ``int`` (not a ``bool``), or None for the default jar."""
+    if key is None or isinstance(key, str) or (isinstance(key, int)
+                                                and not isinstance(key, bool)):
+        return None
+    return (f"meta cookiejar must be a str or an int naming the jar, "
+            f"got {type(key).__name__} {key!r}")
+
+
 def jar_name(request: Request) -> str:
-    """The name of the jar ``request`` uses: its ``meta["cookiejar"]`` as JSON text
-    (``"null"``, the default jar, when it has none)."""
+    """The name of the jar ``request`` uses: its ``meta["cookiejar"]`` as a JSON
+    string (``1`` and ``"1"`` are both ``'"1"'``), or ``"null"``, the default jar,
+    when it has none."""
     meta = request.meta
-    if not meta or META_KEY not in meta:
+    return _DEFAULT if not meta else _name_of(meta.get(META_KEY))
+
+
+def _name_of(key: Any) -> str:
+    if key is None:
         return _DEFAULT
-    return json.dumps(meta[META_KEY], sort_keys=True, separators=(",", ":"))
+    if isinstance(key, bool) or not isinstance(key, int | str):
+        # only a meta changed after its Request was made gets here: a jar of its own
+        return "invalid " + repr(key)
+    text = str(int(key)) if isinstance(key, int) else str.__str__(key)  # enums: their value
+    return json.dumps(text)
+
+
+def _current_name(name: str) -> str:
+    """A jar name from a ``--state`` journal, as :func:`jar_name` makes it now:
+    journals written before the key rule name an int key's jar ``1``, not ``"1"``."""
+    try:
+        key = json.loads(name)
+    except ValueError:
+        return name
+    return _name_of(key) if isinstance(key, int) and not isinstance(key, bool) else name
 
 
 def _without_userinfo(url: str) -> str:
@@ -141,7 +177,7 @@ class CookieJars:
     def load(self, text: str) -> None:
         """Add the jars :meth:`dump` wrote (expired cookies are dropped)."""
         for name, cookies in json.loads(text).items():
-            jar = self._jar(name)
+            jar = self._jar(_current_name(name))
             for raw in cookies:
                 jar.set_cookie(_cookie_of(raw))
             jar.clear_expired_cookies()

@@ -20,6 +20,7 @@ from typing import IO, Any
 from .cache import ResponseCache
 from .engine import Engine
 from .errors import UsageError, storage_error
+from .fetchers.procutil import leave_if_reimporting
 from .frontiers.journal import CrawlState, Resume
 from .frontiers.redis_conn import DEFAULT_WAIT
 from .models import Request
@@ -230,6 +231,7 @@ class Crawler:
                 full, I/O error); with ``state`` the crawl resumes from its last commit.
             FrontierUnavailable: Redis stayed unreachable longer than ``redis_wait``.
         """
+        leave_if_reimporting()  # a worker process re-running an unguarded script ends here
         urls = self.start_requests(seeds)
         self.resumed, self.pending, self.already_complete = None, 0, False
         with contextlib.ExitStack() as stack:

@@ -129,7 +129,8 @@ class Engine:
     def _counters(self) -> dict[str, Any]:
         return {"ok": self._ok, "failed": self._failed, "items": self._items,
                 "dropped": self._dropped, "bytes": self._bytes, "retries": self._retries,
-                "errors": dict(self._errors), "refused": dict(self._refused)}
+                "errors": dict(self._errors), "refused": dict(self._refused),
+                "proxies": self.proxies.counts()}
 
     def _report(self, started: float, in_flight: int) -> None:
         now = time.perf_counter()
@@ -159,6 +160,7 @@ class Engine:
         self._bytes, self._retries = c["bytes"], c["retries"]
         self._errors.update(c["errors"])
         self._refused.update(c["refused"])
+        self.proxies.restore(c.get("proxies", {}))
         self._started = self._ok + self._failed
 
     def _checkpoint(self, force: bool = False) -> None:

@@ -17,6 +17,8 @@ from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import orjson
 
+from .cookies import META_KEY as JAR_KEY
+from .cookies import jar_key_problem
 from .errors import FormError, InvalidURL, UsageError
 from .proxies import proxy_problem
 from .urls import canonicalize, safe_url
@@ -62,8 +64,8 @@ class Request:
 
     Raises:
         InvalidURL: ``url`` is not an absolute http(s) URL.
-        UsageError: ``meta`` is not JSON-serialisable, or ``body``, ``data`` and
-            ``json`` are combined.
+        UsageError: ``meta`` is not JSON-serialisable (or its ``cookiejar`` is not
+            a str or an int), or ``body``, ``data`` and ``json`` are combined.
 
     The remaining attributes are the crawl's own bookkeeping: ``depth`` (links from a
     seed), ``hops`` (the redirect chain that led here), ``queued_at``, ``attempt``
@@ -143,6 +145,9 @@ class Request:
                 problem = proxy_problem(meta["proxy"])
                 if problem is not None:
                     raise UsageError(f"Request meta proxy: {problem}")
+            problem = jar_key_problem(meta.get(JAR_KEY))
+            if problem is not None:
+                raise UsageError(f"Request {problem}")
         setattr_ = object.__setattr__
         setattr_(self, "url", url if purpose != "page" else safe_url(url))
         setattr_(self, "callback", _method_name(callback, "callback"))
@@ -489,7 +494,8 @@ class Page:
     def form(self, css: str | None = None, *, formid: str | None = None,
              formname: str | None = None) -> Form:
         """The page's one ``<form>``, or the one chosen by a CSS selector (of the form
-        or of an element in it), its ``id`` or its ``name`` (all given must agree);
+        or of a control of it, ``form`` attribute included), its ``id`` or its
+        ``name`` (all given must agree);
         :meth:`Form.fill` makes the request that submits it.
 
         Raises:
@@ -532,10 +538,10 @@ class Page:
 
 
 def _form_of(element: Any) -> Any:
-    """The ``<form>`` ``element`` is, or is in (``None`` when neither)."""
-    if element.tag == "form":
-        return element
-    return next(element.iterancestors("form"), None)
+    """The ``<form>`` ``element`` is, or belongs to (``None`` when neither)."""
+    from .parse import form_owner
+
+    return form_owner(element)
 
 
 FormValue: TypeAlias = "str | int | float | Iterable[str] | None"

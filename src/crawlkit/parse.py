@@ -253,6 +253,54 @@ _BUTTON_TYPES = frozenset({"submit", "image", "reset", "button", "file"})
 """Input types a form does not send by themselves (file uploads are not supported)."""
 
 
+_LISTED = frozenset({"button", "fieldset", "input", "object", "output", "select", "textarea"})
+"""The elements a ``form`` attribute ties to a form (HTML's form-associated "listed"
+elements)."""
+
+
+def form_owner(element: Any) -> Any:
+    """The ``<form>`` a control (an lxml element) belongs to, by the HTML standard,
+    or ``None``: with a ``form`` attribute, the document's first element with that
+    ``id`` if it is a ``<form>`` (else none, even for a control inside a form);
+    without, the nearest ``<form>`` around it. A ``<form>`` is its own."""
+    if element.tag == "form":
+        return element
+    if element.tag in _LISTED and element.get("form") is not None:
+        return _form_by_id(element, element.get("form"))
+    return next(element.iterancestors("form"), None)
+
+
+def _form_by_id(element: Any, wanted: str) -> Any:
+    """The first element of ``element``'s document with id ``wanted`` when it is a
+    ``<form>``, else ``None``."""
+    if not wanted:
+        return None
+    for found in element.getroottree().getroot().iter():
+        if found.get("id") == wanted:
+            return found if found.tag == "form" else None
+    return None
+
+
+def form_controls(form: Any, *tags: str) -> list[Any]:
+    """The ``tags`` elements whose :func:`form_owner` is ``form``, in document order:
+    those inside it, less any whose ``form`` attribute names another form, and those
+    anywhere in the page whose ``form`` attribute names it (lxml's
+    :attr:`~lxml.html.FormElement.inputs` ignores the attribute)."""
+    owners: dict[str, Any] = {}  # form attribute value -> the form it names
+    out: list[Any] = []
+    for element in form.getroottree().getroot().iter(*tags):
+        wanted = element.get("form")
+        if wanted is None or element.tag not in _LISTED:
+            owner = next(element.iterancestors("form"), None)
+        else:
+            if wanted not in owners:
+                owners[wanted] = _form_by_id(element, wanted)
+            owner = owners[wanted]
+        if owner is form:
+            out.append(element)
+    return out
+
+
 def form_values(form: Any) -> list[tuple[str, str]]:
     """What an HTML ``<form>`` (an lxml element, as parsel's tree holds it) sends
     when submitted unchanged, in document order: hidden fields and the values of
@@ -260,14 +308,17 @@ def form_values(form: Any) -> list[tuple[str, str]]:
     buttons (``"on"`` without a value), selected options (else a select's first),
     textareas, then the form's first submit button (``<input type=submit>`` or a
     ``<button>`` of type submit) when it has a name, as a browser sends the default
-    button when Enter is pressed in a field. The HTML rules themselves are lxml's
-    (:class:`lxml.html.FormElement`)."""
+    button when Enter is pressed in a field. The form's controls are those
+    :func:`form_controls` finds (the ``form`` attribute respected); the rules for
+    each control's value are lxml's (:class:`lxml.html.InputElement` and its
+    siblings)."""
     pairs: list[tuple[str, str]] = []
+    controls = form_controls(form, "select", "input", "textarea")
     checked_radio: dict[str, Any] = {}  # checking a radio unchecks the others of its group
-    for element in form.inputs:
+    for element in controls:
         if element.tag == "input" and element.type == "radio" and element.checked:
             checked_radio[element.name] = element
-    for element in form.inputs:
+    for element in controls:
         name = element.name
         if not name or _disabled(element):
             continue
@@ -311,9 +362,10 @@ def _option_value(select: Any, value: Any) -> str:
 
 def default_button(form: Any) -> Any:
     """The button Enter submits ``form`` with: its first enabled submit button
-    (``<input type=submit>`` or a ``<button>`` of type submit), or ``None``. Its
+    (``<input type=submit>`` or a ``<button>`` of type submit; the ``form``
+    attribute respected, see :func:`form_controls`), or ``None``. Its
     ``formaction`` and ``formmethod`` override the form's."""
-    for element in form.iter("input", "button"):
+    for element in form_controls(form, "input", "button"):
         kind = (element.get("type") or ("submit" if element.tag == "button" else "text")).lower()
         if kind == "submit" and not _disabled(element):
             return element

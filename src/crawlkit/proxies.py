@@ -28,13 +28,14 @@ import ipaddress
 import os
 import urllib.request
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from .errors import Reason, UsageError
-from .urls import origin_of
+from .urls import _DEFAULT_PORTS, origin_of
 
 if TYPE_CHECKING:  # models and settings import this module
     from .models import Outcome, Request
@@ -194,7 +195,8 @@ class ProxyPool:
         if proxy is None:
             return None
         no_proxy = self._env.get("no")
-        if no_proxy and bypassed(parts.hostname or "", parts.port, no_proxy):
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
+        if no_proxy and bypassed(parts.hostname or "", port, no_proxy):
             return None
         return proxy
 
@@ -229,6 +231,14 @@ class ProxyPool:
             # idempotent for the requests that were in flight through the same proxy
             self._sticky[origin] = (failed + 1) % len(rotation)
 
+    def restore(self, counts: Mapping[str, Mapping[str, int]]) -> None:
+        """Add the counts of the earlier runs of a resumed ``--state`` crawl (what
+        :meth:`counts` gave when the engine committed its last batch), so that the
+        totals are the whole crawl's, as the engine's other counters are."""
+        for label, n in counts.items():
+            self._requests[label] += int(n.get("requests", 0))
+            self._failures[label] += int(n.get("failures", 0))
+
     def counts(self) -> dict[str, dict[str, int]]:
         """Per proxy (by :attr:`Proxy.label`; the ``--proxy`` list in its order, then
         the others as first used): ``requests`` sent through it and ``failures`` of
@@ -247,21 +257,31 @@ def _variable(scheme: str) -> str:
 
 
 def bypassed(host: str, port: int | None, no_proxy: str) -> bool:
-    """True when ``NO_PROXY`` (``no_proxy``) names ``host``: ``*``, the host itself,
-    a domain it is in (``example.com`` and ``.example.com`` both match
-    ``www.example.com``), a network holding its address (``10.0.0.0/8``), each
-    optionally with ``:port``."""
-    host = host.lower().strip("[]")
+    """True when ``NO_PROXY`` (``no_proxy``) names ``host``.
+
+    The entries, separated by commas or spaces, case-insensitive, as curl reads
+    them: ``*`` (every host); a host name, which also names every host in its
+    domain (``example.com``, ``.example.com`` and ``*.example.com`` all match
+    ``example.com`` and ``www.example.com``, never ``badexample.com``); an IP
+    address, IPv6 with or without brackets (``::1``, ``[::1]``); a network
+    (``10.0.0.0/8``, ``fd00::/8``), as requests also accepts for IPv4. Each may
+    end in ``:port`` (an IPv6 address then in brackets: ``[::1]:8080``), and then
+    names that port only; ``port`` is the target's port, the scheme's default
+    when the URL gives none. An entry that is none of these names nothing.
+    """
+    host = host.lower().strip("[]").rstrip(".")
     for entry in no_proxy.replace(" ", ",").split(","):
         entry = entry.strip().lower()
         if not entry:
             continue
         if entry == "*":
             return True
-        name, _, want = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
+        name, want = _split_entry(entry)
         if want and (not want.isdigit() or int(want) != port):
             continue
-        name = name.strip("[]").lstrip(".")
+        name = name.removeprefix("*").lstrip(".").rstrip(".")
+        if not name:
+            continue
         if host == name or host.endswith("." + name):
             return True
         try:
@@ -270,3 +290,18 @@ def bypassed(host: str, port: int | None, no_proxy: str) -> bool:
         except ValueError:
             continue
     return False
+
+
+def _split_entry(entry: str) -> tuple[str, str]:
+    """A ``NO_PROXY`` entry as (host, port or ""): ``[::1]:8080``, ``[::1]``,
+    ``host:80``; an entry with several colons and no brackets is an IPv6 address
+    (or network) without a port."""
+    if entry.startswith("["):
+        inside, bracket, rest = entry[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            return "", ""  # malformed: names nothing
+        return inside, rest[1:]
+    if entry.count(":") == 1:
+        name, _, want = entry.partition(":")
+        return name, want
+    return entry, ""

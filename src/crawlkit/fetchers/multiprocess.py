@@ -3,7 +3,9 @@
 Fetching stays on an aiohttp event loop in the parent; each page's parse and
 spider callbacks run in a ``ProcessPoolExecutor`` with one worker per core, so
 CPU-heavy spiders use every core. Workers start with the ``spawn`` method (safe
-beside the parent's threads), so the spider must be importable and picklable.
+beside the parent's threads), so the spider must be importable and picklable, and
+a script's crawl under ``if __name__ == "__main__":`` (see
+:func:`~crawlkit.fetchers.procutil.leave_if_reimporting`).
 
 A worker that dies (``os._exit`` in a spider, a crash, the OOM killer) breaks the
 pool: each page the pool held gets the transient error ``worker process died``
@@ -29,7 +31,16 @@ from ..process import Processor
 from ..settings import CrawlSettings
 from .aio_runner import AiohttpRunner
 from .base import WORKER_DIED, failed_outcome, process_safely
-from .procutil import die_with_parent, ignore_interrupts, interrupts_blocked, worker_count
+from .procutil import (
+    REIMPORT_EXIT,
+    die_with_parent,
+    ignore_interrupts,
+    interrupts_blocked,
+    leave_if_reimporting,
+    loading_spider,
+    reimport_error,
+    worker_count,
+)
 
 _WORKER_PROCESSOR: Processor | None = None
 
@@ -38,7 +49,8 @@ def _init_worker(payload: bytes) -> None:
     global _WORKER_PROCESSOR
     ignore_interrupts()
     die_with_parent()
-    _WORKER_PROCESSOR = pickle.loads(payload)
+    with loading_spider():
+        _WORKER_PROCESSOR = pickle.loads(payload)
 
 
 def _warm(_: int) -> int:
@@ -53,6 +65,21 @@ def _process_in_worker(result: FetchResult) -> tuple[Outcome, float, float]:
     return outcome, started, time.perf_counter()
 
 
+def _exited_with(pool: ProcessPoolExecutor, code: int) -> bool:
+    """Whether a worker of the broken ``pool`` ended with exit code ``code`` (waits a
+    moment for those still ending: the pool breaks as soon as the first one dies)."""
+    processes = getattr(pool, "_processes", None) or {}  # pid -> process: no public view
+    deadline = time.monotonic() + 5
+    for process in list(processes.values()):
+        # the pool's own thread reaps its workers too: until it has stored the exit
+        # code, a poll of one it reaped first reads None
+        while process.exitcode is None and time.monotonic() < deadline:
+            process.join(0.05)
+        if process.exitcode == code:
+            return True
+    return False
+
+
 class MultiprocessFetcher:
     """aiohttp fetching in the parent, parse + spider in ``worker_count()`` processes."""
 
@@ -63,6 +90,7 @@ class MultiprocessFetcher:
     http_client: ClassVar[str] = "aiohttp"
 
     def start(self, settings: CrawlSettings, processor: Processor) -> None:
+        leave_if_reimporting()
         try:
             payload = pickle.dumps(processor)
         except Exception as exc:
@@ -81,7 +109,10 @@ class MultiprocessFetcher:
             # the pool pages go to; replaced (see _process) when a worker dies
             self._pool = self._spawner.submit(self._fresh_pool).result()
         except BrokenProcessPool as exc:  # a worker died starting: unloadable spider, say
+            reimported = self._pools and _exited_with(self._pools[-1], REIMPORT_EXIT)
             self._shutdown_pools()
+            if reimported:
+                raise reimport_error(self.name) from None
             raise FetcherError(f"multiprocess worker process did not start: {exc}") from None
         except BaseException:
             self._shutdown_pools()

@@ -38,7 +38,9 @@ A worker that dies (``kill -9``, ``os._exit`` in a spider, the OOM killer) is se
 through its sentinel: the outcomes it sent before dying are read, each request it
 still held gets the transient error ``worker process died`` (retried like a network
 error, then recorded), and a new worker takes its place. Workers start with the
-``spawn`` method, so the spider must be importable and picklable; they ignore SIGINT
+``spawn`` method, so the spider must be importable and picklable (and a script's
+crawl under ``if __name__ == "__main__":``, see
+:func:`~crawlkit.fetchers.procutil.leave_if_reimporting`); they ignore SIGINT
 (the parent stops them when it closes) and die with the parent (the stop pipe ends
 with it, and on Linux the parent-death signal kills them).
 """
@@ -65,7 +67,16 @@ from ..models import FetchResult, Outcome, Request
 from ..process import Processor
 from ..settings import CrawlSettings
 from .base import WORKER_DIED, failed_outcome, process_safely
-from .procutil import die_with_parent, ignore_interrupts, interrupts_blocked, worker_count
+from .procutil import (
+    REIMPORT_EXIT,
+    die_with_parent,
+    ignore_interrupts,
+    interrupts_blocked,
+    leave_if_reimporting,
+    loading_spider,
+    reimport_error,
+    worker_count,
+)
 
 _READY = -1
 """The ticket of the message a worker sends once it can take requests."""
@@ -120,7 +131,8 @@ def worker_main(
     (the parent closed its end, or died)."""
     ignore_interrupts()
     die_with_parent()
-    processor, settings = pickle.loads(payload)
+    with loading_spider():
+        processor, settings = pickle.loads(payload)
     # protects the write end of outbox (a message must never interleave with another)
     # and the increments of fetched and received; threads of this process only
     lock = threading.Lock()
@@ -254,6 +266,7 @@ class ProcessesFetcher:
         kernel would not reap."""
 
     def start(self, settings: CrawlSettings, processor: Processor) -> None:
+        leave_if_reimporting()
         try:
             self._payload = pickle.dumps((processor, settings))
         except Exception as exc:
@@ -385,6 +398,8 @@ class ProcessesFetcher:
         index = self._workers.index(worker)
         if not worker.ready:
             self._workers.pop(index)
+            if code == REIMPORT_EXIT:
+                raise reimport_error(self.name)
             raise FetcherError(
                 f"processes worker process ended before it started: exit code {code}")
         self._workers[index] = _Worker(self._ctx, self._payload, self._threads)

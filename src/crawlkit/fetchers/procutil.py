@@ -11,12 +11,56 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import multiprocessing
 import os
 import signal
 import sys
 from collections.abc import Iterator
 
+from ..errors import UsageError
+
 _PR_SET_PDEATHSIG = 1
+
+REIMPORT_EXIT = 86
+"""The exit code of a worker process that ended at once because importing the
+script again started a crawl (see :func:`leave_if_reimporting`)."""
+
+_loading_spider = False
+"""True in a worker process while it unpickles its spider (which imports the
+spider's module); set by :func:`loading_spider`, read by :func:`leave_if_reimporting`."""
+
+
+@contextlib.contextmanager
+def loading_spider() -> Iterator[None]:
+    """Mark the duration as a worker loading its spider: a crawl the spider's module
+    starts on import ends the worker (:func:`leave_if_reimporting`)."""
+    global _loading_spider
+    _loading_spider = True
+    try:
+        yield
+    finally:
+        _loading_spider = False
+
+
+def leave_if_reimporting() -> None:
+    """Called where a crawl starts: in a worker process that is importing the main
+    script again (``spawn``: Python's bootstrapping phase) or the spider's module,
+    the crawl is the script's own, started on import because it is not under
+    ``if __name__ == "__main__":``. Such a worker ends at once, before the crawl
+    opens any file, with :data:`REIMPORT_EXIT`, which its parent reports as
+    :func:`reimport_error`; ``os._exit``, so that no thread the script started on
+    import can keep it alive. Anywhere else this does nothing."""
+    if _loading_spider or getattr(multiprocessing.current_process(), "_inheriting", False):
+        sys.stderr.flush()
+        os._exit(REIMPORT_EXIT)
+
+
+def reimport_error(mode: str) -> UsageError:
+    """The error for a worker that ended with :data:`REIMPORT_EXIT` (one line)."""
+    return UsageError(
+        f"the {mode} mode's worker processes import your script again, and importing it "
+        "starts a crawl: put the code that starts the crawl under "
+        "`if __name__ == \"__main__\":`")
 
 
 def worker_count() -> int:

@@ -16,7 +16,9 @@ Life cycle, always from the engine's single thread::
 
 from __future__ import annotations
 
+import pickle
 import queue
+from collections.abc import Callable
 from typing import ClassVar, Generic, Protocol, TypeVar
 
 from ..errors import FetcherError, Reason
@@ -90,6 +92,25 @@ def failed_outcome(processor: Processor, request: Request, exc: BaseException) -
         raise
     except BaseException:  # spider code raising what the processor lets through
         return Outcome(request, request.url, None, error)
+
+
+def pickled_outcome(processor: Processor, outcome: Outcome,
+                    pack: Callable[[Outcome], object] = lambda outcome: outcome) -> bytes:
+    """``pack(outcome)`` pickled, to send to another process; an outcome that cannot be
+    pickled (a spider's item holding a lock, say) is replaced by a failed record for
+    its request, so the other side never waits for it and no other outcome fails
+    with it."""
+    try:
+        return pickle.dumps(pack(outcome), pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:  # pickle raises many types
+        outcome = failed_outcome(processor, outcome.request,
+                                 RuntimeError(f"outcome cannot be sent: {exc}"))
+    try:
+        return pickle.dumps(pack(outcome), pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        bare = Outcome(outcome.request, outcome.request.url, None,
+                       "internal error: outcome cannot be sent")
+        return pickle.dumps(pack(bare), pickle.HIGHEST_PROTOCOL)
 
 
 def process_safely(processor: Processor, result: FetchResult) -> Outcome:

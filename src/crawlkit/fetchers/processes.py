@@ -66,7 +66,7 @@ from ..http import sync as http_sync
 from ..models import FetchResult, Outcome, Request
 from ..process import Processor
 from ..settings import CrawlSettings
-from .base import WORKER_DIED, failed_outcome, process_safely
+from .base import WORKER_DIED, failed_outcome, pickled_outcome, process_safely
 from .procutil import (
     REIMPORT_EXIT,
     die_with_parent,
@@ -102,19 +102,9 @@ class Counters:
 
 
 def _sendable(processor: Processor, ticket: int, outcome: Outcome) -> bytes:
-    """``(ticket, outcome, now)`` pickled; an outcome that cannot be pickled is
-    replaced by a failed record for its request, so the parent never waits for it."""
-    try:
-        return pickle.dumps((ticket, outcome, time.perf_counter()), pickle.HIGHEST_PROTOCOL)
-    except Exception as exc:  # pickle raises many types
-        outcome = failed_outcome(processor, outcome.request,
-                                 RuntimeError(f"outcome cannot be sent: {exc}"))
-    try:
-        return pickle.dumps((ticket, outcome, time.perf_counter()), pickle.HIGHEST_PROTOCOL)
-    except Exception:
-        bare = Outcome(outcome.request, outcome.request.url, None,
-                       "internal error: outcome cannot be sent")
-        return pickle.dumps((ticket, bare, time.perf_counter()), pickle.HIGHEST_PROTOCOL)
+    """``(ticket, outcome, now)`` pickled (see :func:`.base.pickled_outcome`)."""
+    return pickled_outcome(processor, outcome,
+                           lambda outcome: (ticket, outcome, time.perf_counter()))
 
 
 def worker_main(

@@ -11,6 +11,13 @@ A worker that dies (``os._exit`` in a spider, a crash, the OOM killer) breaks th
 pool: each page the pool held gets the transient error ``worker process died``
 (so it is retried like a network error, then recorded), and a fresh pool takes
 the pages after it. Workers ignore SIGINT; the parent stops them when it closes.
+
+Pages go to the pool in batches: at most two batches per worker are in the pool
+at once, and the pages fetched while it is full wait and go together, as one
+task, when a batch comes back. At a light load every page goes alone, at once;
+at a heavy one the pool's per-task cost (its manager and feeder threads waking,
+competing with the event loop and the engine for this process's interpreter
+lock) is paid once per batch instead of once per page.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
+from functools import partial
 from typing import ClassVar
 
 from ..errors import FetcherError, UsageError
@@ -30,7 +38,7 @@ from ..models import FetchResult, Outcome, Request
 from ..process import Processor
 from ..settings import CrawlSettings
 from .aio_runner import AiohttpRunner
-from .base import WORKER_DIED, failed_outcome, process_safely
+from .base import WORKER_DIED, failed_outcome, pickled_outcome, process_safely
 from .procutil import (
     REIMPORT_EXIT,
     die_with_parent,
@@ -58,11 +66,28 @@ def _warm(_: int) -> int:
     return os.getpid()
 
 
-def _process_in_worker(result: FetchResult) -> tuple[Outcome, float, float]:
-    assert _WORKER_PROCESSOR is not None, "worker not initialised"
-    started = time.perf_counter()  # CLOCK_MONOTONIC: comparable across processes on Linux
-    outcome = process_safely(_WORKER_PROCESSOR, result)
-    return outcome, started, time.perf_counter()
+def _process_batch(results: list[FetchResult]) -> list[bytes]:
+    """Process each result in this worker: each outcome pickled on its own, with the
+    moments its processing started and ended, so one that cannot be pickled fails
+    alone (see :func:`.base.pickled_outcome`)."""
+    processor = _WORKER_PROCESSOR
+    assert processor is not None, "worker not initialised"
+    sent: list[bytes] = []
+    for result in results:
+        started = time.perf_counter()  # CLOCK_MONOTONIC: comparable across processes on Linux
+        outcome = process_safely(processor, result)
+        finished = time.perf_counter()
+        sent.append(pickled_outcome(processor, outcome,
+                                    partial(_timed, started=started, finished=finished)))
+    return sent
+
+
+def _timed(outcome: Outcome, started: float, finished: float) -> tuple[Outcome, float, float]:
+    return outcome, started, finished
+
+
+Waiting = tuple[FetchResult, "asyncio.Future[Outcome]"]
+"""A fetched page gathered for the pool, and the future its outcome will settle."""
 
 
 def _exited_with(pool: ProcessPoolExecutor, code: int) -> bool:
@@ -119,6 +144,12 @@ class MultiprocessFetcher:
             raise
         # a replacement pool being started, while one is; loop thread only
         self._replacing: asyncio.Future[ProcessPoolExecutor] | None = None
+        # pages fetched in this turn of the loop, for the pool; loop thread only
+        self._gathered: list[Waiting] = []
+        # batches in the pool, and how many it may hold: two per worker, so each has
+        # the next at hand when it finishes one; loop thread only
+        self._in_pool = 0
+        self._pool_limit = 2 * worker_count()
         self._runner = AiohttpRunner(
             settings, self._process, lambda r, e: failed_outcome(processor, r, e)
         )
@@ -144,22 +175,62 @@ class MultiprocessFetcher:
         return pool
 
     async def _process(self, result: FetchResult) -> Outcome:
+        """The page's outcome from the pool. The pages fetched in one turn of the loop
+        go together, in at most one batch per worker: one task each instead of one
+        per page, which is most of what the pool costs the parent."""
         while self._replacing is not None:
             await asyncio.wait({self._replacing})
-        pool = self._pool
-        try:
-            outcome, started, finished = await self._runner.loop.run_in_executor(
-                pool, _process_in_worker, result
-            )
-        except BrokenProcessPool:
-            if self._pool is pool and self._replacing is None:  # the first page to know
+        loop = self._runner.loop
+        future: asyncio.Future[Outcome] = loop.create_future()
+        self._gathered.append((result, future))
+        if len(self._gathered) == 1 and self._in_pool < self._pool_limit:
+            loop.call_soon(self._dispatch)  # with the pages fetched in this same turn
+        return await future
+
+    def _dispatch(self) -> None:
+        room = self._pool_limit - self._in_pool
+        if room <= 0 or not self._gathered:
+            return
+        gathered, self._gathered = self._gathered, []
+        pool, loop = self._pool, self._runner.loop
+        size = -(-len(gathered) // room)  # ceil: as many batches as there is room for
+        for start in range(0, len(gathered), size):
+            batch = gathered[start:start + size]
+            self._in_pool += 1
+            task = loop.run_in_executor(pool, _process_batch, [r for r, _ in batch])
+            task.add_done_callback(partial(self._settle, pool, batch))
+
+    def _settle(self, pool: ProcessPoolExecutor, batch: list[Waiting],
+                task: asyncio.Future[list[bytes]]) -> None:
+        self._in_pool -= 1
+        self._dispatch()  # what gathered while the pool was full goes now, together
+        if task.cancelled():
+            for _, future in batch:
+                future.cancel()
+            return
+        error = task.exception()
+        if isinstance(error, BrokenProcessPool):
+            if self._pool is pool and self._replacing is None:  # the first batch to know
                 replacing = asyncio.wrap_future(self._spawner.submit(self._fresh_pool))
                 replacing.add_done_callback(self._replaced)
                 self._replacing = replacing
-            return self._processor(
-                replace(result, status=None, headers={}, body=b"", error=WORKER_DIED))
-        transfer = max(0.0, started - result.finished) + max(0.0, time.perf_counter() - finished)
-        return replace(outcome, timing=replace(outcome.timing, transfer=transfer))
+            for result, future in batch:
+                if not future.done():
+                    future.set_result(self._processor(
+                        replace(result, status=None, headers={}, body=b"", error=WORKER_DIED)))
+            return
+        if error is not None:  # each page becomes a record of its own (see _one)
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        now = time.perf_counter()
+        for (result, future), sent in zip(batch, task.result(), strict=True):
+            outcome, started, finished = pickle.loads(sent)
+            transfer = max(0.0, started - result.finished) + max(0.0, now - finished)
+            if not future.done():
+                future.set_result(
+                    replace(outcome, timing=replace(outcome.timing, transfer=transfer)))
 
     def _replaced(self, future: asyncio.Future[ProcessPoolExecutor]) -> None:
         self._replacing = None

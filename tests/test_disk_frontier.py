@@ -9,7 +9,7 @@ import gc
 
 from crawlkit.frontiers.disk import DiskFrontier
 from crawlkit.frontiers.journal import CrawlState
-from crawlkit.frontiers.memory import MemoryFrontier
+from crawlkit.frontiers.memory import Fingerprints, MemoryFrontier
 from crawlkit.settings import CrawlSettings
 
 ORIGINS = ("http://a.test", "http://b.test", "http://c.test")
@@ -102,15 +102,27 @@ def test_a_resumed_frontier_knows_every_key_of_the_journal_without_a_query(tmp_p
     assert resumed.remembered == len(urls) + 1
 
 
-def test_the_seen_set_is_not_walked_by_the_garbage_collector(tmp_path):
+def test_the_garbage_collector_walks_no_more_of_the_seen_set_as_it_grows(tmp_path):
     # a full collection walks every element of a tracked container: a seen set of a
-    # million URLs made each one cost in proportion to the crawl so far
+    # million URLs in a set made each one cost in proportion to the crawl so far
     state = CrawlState(tmp_path / "s.db", "fp")
-    frontiers = [DiskFrontier(_settings(), state), MemoryFrontier(_settings())]
-    for frontier in frontiers:
-        assert frontier.offer_links([f"{ORIGINS[0]}/p/{i}" for i in range(100)], 1) \
-            == [None] * 100
-        assert _walked(frontier._seen) < 10
+    for frontier in (DiskFrontier(_settings(), state), MemoryFrontier(_settings())):
+        walked = []
+        for batch in range(3):
+            urls = [f"{ORIGINS[0]}/p/{batch}/{i}" for i in range(1000)]
+            assert frontier.offer_links(urls, 1) == [None] * len(urls)
+            walked.append(_walked(frontier._seen))
+        assert walked[0] == walked[1] == walked[2]
+
+
+def test_fingerprints_are_a_seen_set():
+    seen = Fingerprints([f"http://a.test/{i}" for i in range(5000)] + ["http://a.test/1"])
+    assert len(seen) == 5000
+    assert all(f"http://a.test/{i}" in seen for i in range(5000))
+    assert not any(f"http://a.test/x{i}" in seen for i in range(5000))
+    seen.add("http://a.test/x1")
+    seen.add("http://a.test/x1")
+    assert "http://a.test/x1" in seen and len(seen) == 5001
 
 
 def _walked(obj: object) -> int:

@@ -6,9 +6,9 @@ What is held in memory:
   new buffering once :data:`BUFFERED` requests are buffered across origins);
   the rest of the queue is read back from the journal, in order, when the buffer
   runs dry;
-* a compact fingerprint of every key the journal holds (:class:`Fingerprints`:
-  about 70 bytes per URL seen, 70 MB at a million), so that whether a link was
-  seen never costs a query, however long ago it was seen;
+* a 64-bit fingerprint of every key the journal holds
+  (:class:`~crawlkit.frontiers.memory.Fingerprints`: 8 bytes per URL seen), so
+  that whether a link was seen never costs a query, however long ago it was seen;
 * the requests accepted since the last batch was written (at most a batch).
 
 Everything else (what is queued beyond the buffers, whole requests) is in the
@@ -29,53 +29,16 @@ from ..settings import CrawlSettings
 from ..urls import origin_of
 from .base import OriginQueues
 from .journal import CrawlState, Position
-from .memory import MemoryFrontier
+from .memory import Fingerprints, MemoryFrontier
 
 BUFFER = 64
 """Requests per origin held in memory."""
 BUFFERED = 20_000
 """Requests held in memory across all origins before new ones go to disk only."""
-FINGERPRINT_BITS = 60
-"""Bits kept of each key's hash: below 2**60 a Python int takes 32 bytes, not 48."""
-_MASK = (1 << FINGERPRINT_BITS) - 1
-
-
-class Fingerprints:
-    """The seen set of a durable crawl: a 60-bit fingerprint of every key accepted,
-    this run or an earlier one (loaded from the journal when the frontier starts).
-
-    A key's fingerprint is its ``hash()``: SipHash, computed in C and seeded anew
-    by each process, which is why the fingerprints are rebuilt from the journal's
-    keys rather than stored. Two keys share a fingerprint with probability 2**-60
-    per pair: among a million URLs, the chance that any two do is about 4e-7
-    (n**2 / 2**61), and the cost if they do is one URL taken as seen. A hit is not
-    confirmed against the journal: for the links a page repeats, hits are most
-    lookups, and confirming them would put a query back on every page.
-
-    The fingerprints are the keys of a plain ``dict`` (not a ``set``): a dict of
-    ints is never tracked by the cyclic garbage collector, so a full collection
-    does not walk a million of them.
-    """
-
-    __slots__ = ("_prints",)
-
-    def __init__(self, keys: Iterable[str] = ()) -> None:
-        # fingerprint -> None; holding only ints and None, the dict stays untracked
-        self._prints: dict[int, None] = dict.fromkeys(hash(key) & _MASK for key in keys)
-
-    def __contains__(self, url: object) -> bool:
-        return (hash(url) & _MASK) in self._prints
-
-    def __len__(self) -> int:
-        return len(self._prints)
-
-    def add(self, url: str) -> None:
-        self._prints[hash(url) & _MASK] = None
-
-
 class DiskFrontier(MemoryFrontier):
     """A :class:`~crawlkit.frontiers.memory.MemoryFrontier` assembled from the journal:
-    its seen set is :class:`Fingerprints` of the journal's keys, and accepted
+    its seen set is the :class:`~crawlkit.frontiers.memory.Fingerprints` of the
+    journal's keys (loaded when it starts), and accepted
     requests go to the journal, with the first of each origin's also buffered in
     its queues.
 

@@ -254,7 +254,7 @@ def figures(args: argparse.Namespace, samples: list[list[float]], seen: int | No
     first, first_cpu = rate(first_from, first_from + window)
     last, last_cpu = rate(total - window, total)
     # the second tenth: past the point where the URLs a page repeats from far back
-    # outgrow the bounded caches (65,536 canonical URLs, 65,536 recent keys)
+    # outgrow the bounded caches of link resolution (65,536 URLs each)
     second, second_cpu = rate(window, 2 * window)
     urls_seen = seen if seen is not None else min(args.pages, total + args.width)
     # what each URL seen adds to the crawl's memory, over the second half of the

@@ -83,4 +83,3 @@ def small_disk_buffers(monkeypatch: pytest.MonkeyPatch) -> None:
     disk many times over."""
     monkeypatch.setattr(disk_frontier, "BUFFER", 3)
     monkeypatch.setattr(disk_frontier, "BUFFERED", 7)
-    monkeypatch.setattr(disk_frontier, "RECENT", 5)

@@ -1,17 +1,18 @@
 """The frontier of a durable crawl (``--state``): queue and seen set in the SQLite journal.
 
-Memory stays bounded however many URLs the crawl discovers. What is held:
+What is held in memory:
 
 * per origin, a short buffer of the next requests (at most :data:`BUFFER`, and no
   new buffering once :data:`BUFFERED` requests are buffered across origins);
   the rest of the queue is read back from the journal, in order, when the buffer
   runs dry;
-* the :data:`RECENT` fingerprints most recently seen, so that the links every
-  page repeats (navigation, footers) are recognised without a query;
+* a 64-bit fingerprint of every key the journal holds
+  (:class:`~crawlkit.frontiers.memory.Fingerprints`: 8 bytes per URL seen), so
+  that whether a link was seen never costs a query, however long ago it was seen;
 * the requests accepted since the last batch was written (at most a batch).
 
-Everything else (whether an older request was seen, what is queued beyond the
-buffers) is a query on the journal's indexes.
+Everything else (what is queued beyond the buffers, whole requests) is in the
+journal only.
 
 A buffer holds the first of its origin's queue (by priority, then acceptance):
 a request that outranks what was read into it joins it, whatever its size, so
@@ -21,90 +22,38 @@ memory, only the engine's thread touches it.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from ..models import Request
 from ..settings import CrawlSettings
-from ..urls import canonicalize, origin_of
-from .base import Link, OriginQueues, key_of
+from ..urls import origin_of
+from .base import OriginQueues
 from .journal import CrawlState, Position
-from .memory import MemoryFrontier
+from .memory import Fingerprints, MemoryFrontier
 
 BUFFER = 64
 """Requests per origin held in memory."""
 BUFFERED = 20_000
 """Requests held in memory across all origins before new ones go to disk only."""
-RECENT = 65_536
-"""Fingerprints remembered as seen without asking the journal."""
-
-
-class _JournalSeen:
-    """The seen set of a durable crawl: the journal, behind a small memory of recent keys.
-
-    A page's links are looked up together (:meth:`look_up`): one query for all of
-    those not remembered, however old the URLs they repeat, so that a page costs
-    the journal the same at the millionth page as at the first.
-    """
-
-    def __init__(self, state: CrawlState) -> None:
-        self._state = state
-        self.recent: OrderedDict[str, None] = OrderedDict()  # the oldest is dropped first
-        # keys the last look_up found never accepted (until accepted, or forgotten)
-        self._absent: set[str] = set()
-
-    def add(self, url: str) -> None:
-        self._absent.discard(url)  # accepted now: asked again once forgotten from recent
-        recent = self.recent
-        if len(recent) >= RECENT:
-            recent.popitem(last=False)  # O(1), unlike deleting a plain dict's first key
-        recent[url] = None
-
-    def look_up(self, keys: Iterable[str]) -> None:
-        """Ask the journal at once about every one of ``keys`` not remembered: those
-        seen join the recent keys, the others answer "not seen" without a query
-        until :meth:`forget`."""
-        recent = self.recent
-        unknown = {key for key in keys if key not in recent}
-        if not unknown:
-            return
-        known = self._state.known_among(unknown)
-        for key in known:
-            self.add(key)
-        self._absent = unknown - known
-
-    def forget(self) -> None:
-        """Drop what the last :meth:`look_up` found absent."""
-        self._absent = set()
-
-    def __contains__(self, url: object) -> bool:
-        if url in self.recent:  # an accepted key is always added here first
-            return True
-        if url in self._absent:
-            return False
-        if isinstance(url, str) and self._state.is_known(url):
-            self.add(url)
-            return True
-        return False
-
-
 class DiskFrontier(MemoryFrontier):
     """A :class:`~crawlkit.frontiers.memory.MemoryFrontier` assembled from the journal:
-    its seen set is :class:`_JournalSeen`, and accepted requests go to the journal,
-    with the first of each origin's also buffered in its queues.
+    its seen set is the :class:`~crawlkit.frontiers.memory.Fingerprints` of the
+    journal's keys (loaded when it starts), and accepted
+    requests go to the journal, with the first of each origin's also buffered in
+    its queues.
 
     It takes requests out in exactly the order the frontier in memory would.
     """
 
     def __init__(self, settings: CrawlSettings, state: CrawlState) -> None:
         self._state = state
-        self._recent = _JournalSeen(state)
+        self._prints = Fingerprints(state.seen_keys())
         self._buffers = OriginQueues(refill=self._refill)
         self._spilled: set[str] = set()  # origins with queued requests beyond their buffer
         # origin -> the furthest position read into its buffer; kept while the crawl
         # runs (a refill starts after it, so requests in flight are never read back)
         self._tail: dict[str, Position] = {}
-        super().__init__(settings, seen=self._recent, queues=self._buffers, store=self._keep)
+        super().__init__(settings, seen=self._prints, queues=self._buffers, store=self._keep)
 
     @property
     def buffered(self) -> int:
@@ -117,8 +66,8 @@ class DiskFrontier(MemoryFrontier):
 
     @property
     def remembered(self) -> int:
-        """Fingerprints known as seen without asking the journal."""
-        return len(self._recent.recent)
+        """Fingerprints held in memory: one per key in the journal (or in its next write)."""
+        return len(self._prints)
 
     def allowed_hosts(self) -> list[str]:
         """The hosts links may go to (``same_host``), for the journal's checkpoint."""
@@ -130,14 +79,6 @@ class DiskFrontier(MemoryFrontier):
         for origin, count in self._state.pending_origins():
             self._spilled.add(origin)
             self._buffers.backlog(origin, count)
-
-    def offer_links(self, links: Sequence[Link], depth: int) -> list[str | None]:
-        keys = [canonicalize(link) if isinstance(link, str) else key_of(link) for link in links]
-        self._recent.look_up(key for key in keys if key is not None)
-        try:
-            return super().offer_links(links, depth)
-        finally:
-            self._recent.forget()
 
     def _keep(self, request: Request) -> None:
         position = self._state.accept(request)

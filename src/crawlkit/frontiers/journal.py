@@ -42,7 +42,7 @@ import json
 import os
 import sqlite3
 import stat
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -90,8 +90,6 @@ _HASH_CHUNK = 1 << 20
 
 BATCH_PAGES = 50
 BATCH_SECONDS = 0.2
-LOOKUP_CHUNK = 500
-"""Keys asked about in one query (under SQLite's limit of bound parameters)."""
 
 
 @dataclass
@@ -151,7 +149,6 @@ class CrawlState:
             raise
         # accepted, not yet in the database, in order, with their seq numbers
         self.new: list[tuple[int, Request]] = []
-        self.new_keys: set[str] = set()  # their seen-set keys, for membership tests
         self.done: list[Request] = []  # pages whose records are in the output
         self._hash = hashlib.sha256()  # of the output's bytes up to _hashed
         self._hashed = 0
@@ -267,31 +264,13 @@ class CrawlState:
         returns its place in its origin's queue."""
         self._seq += 1
         self.new.append((self._seq, request))
-        if not request.dont_filter:
-            self.new_keys.add(request.fingerprint)
         return (-request.priority, self._seq)
 
-    def is_known(self, key: str) -> bool:
-        """Whether a request with the seen-set ``key`` (a fingerprint) was ever accepted
-        (this run or an earlier one)."""
-        if key in self.new_keys:
-            return True
-        row = self._db.execute("SELECT 1 FROM requests WHERE key = ? AND filtered = 1",
-                               (key,)).fetchone()
-        return row is not None
-
-    def known_among(self, keys: Collection[str]) -> set[str]:
-        """Which of the seen-set ``keys`` were ever accepted: one query per
-        :data:`LOOKUP_CHUNK` keys, however many of them there are."""
-        new_keys = self.new_keys
-        known = {key for key in keys if key in new_keys}
-        rest = [key for key in keys if key not in new_keys]
-        for start in range(0, len(rest), LOOKUP_CHUNK):
-            chunk = rest[start:start + LOOKUP_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            known.update(str(row[0]) for row in self._db.execute(
-                f"SELECT key FROM requests WHERE filtered = 1 AND key IN ({marks})", chunk))
-        return known
+    def seen_keys(self) -> Iterator[str]:
+        """The seen-set key (fingerprint) of every request ever accepted and written
+        (``dont_filter`` ones excepted), in no particular order."""
+        for (key,) in self._db.execute("SELECT key FROM requests WHERE filtered = 1"):
+            yield str(key)
 
     def pending_origins(self) -> list[tuple[str, int]]:
         """Origins with accepted pages not done, and how many each has."""
@@ -374,7 +353,6 @@ class CrawlState:
                     db.execute("ROLLBACK")
             raise
         self.new.clear()
-        self.new_keys.clear()
 
     def commit(
         self, out: IO[bytes] | None, counters: dict[str, Any], allowed_hosts: Sequence[str],
